@@ -1,0 +1,110 @@
+"""The sandbox interface: run an answer on a problem's case inputs, get per-case results back as data.
+
+A backend raises :class:`SandboxUnavailable` only when the sandbox itself failed (could not start,
+broke its protocol before the answer ran); everything the answer does, including crashing or hanging,
+is a result. Expected outputs are not part of a job: they never reach the sandbox.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..grade.values import Value
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox could not run the answer; an infrastructure error, never the answer's fault."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every limit an answer runs under, in one place."""
+
+    timeout_seconds: float = 10.0
+    memory_bytes: int = 2 * 1024**3
+    output_bytes: int = 1024**2  # what it may print (stdout + stderr each) and write to files
+    max_elements: int = 2_000_000  # values in one returned result
+    startup_seconds: float = 60.0  # interpreter + NumPy + library, before the answer's clock starts
+
+    def for_runner(self) -> dict[str, int]:
+        return {"memory_bytes": self.memory_bytes, "output_bytes": self.output_bytes,
+                "elements": self.max_elements, "cpu_seconds": int(self.timeout_seconds) + 2}
+
+
+@dataclass(frozen=True)
+class Job:
+    library: dict  # Library.runtime_spec()
+    code: str  # the answer's code, as it will run (library import included)
+    entry_point: str
+    inputs: tuple[str, ...]  # keyword-argument lists, already rewritten to the library's names
+
+
+@dataclass(frozen=True)
+class Failure:
+    type: str
+    message: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    value: Value = None
+    printed: str | None = None  # str() of the value, for the reference's text fallback
+    error: Failure | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What happened to one answer. ``cases[i]`` is None when case i never finished."""
+
+    cases: tuple[CaseRun | None, ...]
+    load_error: Failure | None = None  # the code failed before any case ran
+    ended: Failure | None = None  # the process ended early: timeout, memory, signal, output cap
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    skipped_names: tuple[str, ...] = field(default=())
+
+    def case_failure(self, index: int) -> Failure | None:
+        """Why case ``index`` has no value, or None when it returned one."""
+        run = self.cases[index]
+        if run is not None:
+            return run.error
+        return self.load_error or self.ended or Failure("RuntimeError", "the case did not run")
+
+
+class Sandbox(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def execute(self, job: Job) -> Execution:
+        """Run the job; raise SandboxUnavailable only for failures of the sandbox itself."""
+
+    def close(self) -> None:
+        """Release whatever the backend holds (processes, containers)."""
+
+
+Factory = Callable[..., Sandbox]  # (limits, **backend options) -> Sandbox
+_REGISTRY: dict[str, Factory] = {}
+
+
+def register(name: str) -> Callable[[Factory], Factory]:
+    def decorate(factory: Factory) -> Factory:
+        _REGISTRY[name] = factory
+        return factory
+    return decorate
+
+
+def create(name: str, limits: Limits, **options: object) -> Sandbox:
+    if name not in _REGISTRY:
+        raise SandboxUnavailable(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](limits, **options)

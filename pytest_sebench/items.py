@@ -1,0 +1,94 @@
+"""The pytest face of a problem: one item each, graded in setup, judged in call.
+
+Setup obtains the answer and runs it, so a failure of our own infrastructure there becomes a pytest
+ERROR (never a FAIL); the call phase only turns the verdict into pass or fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .data.problems import Problem
+from .grade.extract import shorten
+from .grade.verdict import Verdict
+from .report.records import PROPERTY, item_record
+
+if TYPE_CHECKING:
+    from .session import SebenchSession
+
+MAX_CASES_SHOWN = 5
+
+
+class WrongAnswer(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
+class SebenchCollector(pytest.Collector):
+    """Parent of all SE-Bench items, so node ids read ``sebench::single_test/0042-amin``."""
+
+    def __init__(self, *, state: "SebenchSession", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.state = state
+
+    def collect(self) -> list[pytest.Item]:
+        return [SebenchItem.from_parent(self, name=problem.id, problem=problem)
+                for problem in self.state.benchmark.problems]
+
+
+class SebenchItem(pytest.Item):
+    def __init__(self, *, problem: Problem, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+        self.verdict: Verdict | None = None
+        self.add_marker("sebench")
+        self.add_marker(problem.split)
+
+    @property
+    def state(self) -> "SebenchSession":
+        assert isinstance(self.parent, SebenchCollector)
+        return self.parent.state
+
+    def setup(self) -> None:
+        verdict, infrastructure_failure = self.state.grade(self.problem)
+        self.verdict = verdict
+        self.user_properties.append((PROPERTY, item_record(self.problem, [verdict])))
+        if infrastructure_failure:
+            pytest.fail(f"infrastructure error (not the model's fault): {verdict.reason}", pytrace=False)
+
+    def runtest(self) -> None:
+        assert self.verdict is not None
+        if not self.verdict.passed:
+            raise WrongAnswer(self.verdict)
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+        if isinstance(excinfo.value, WrongAnswer):
+            return failure_text(self.problem, excinfo.value.verdict)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path | str, int | None, str]:
+        file, _, line = self.problem.where.rpartition(":")
+        return file, int(line) - 1 if line.isdigit() else None, self.problem.id
+
+
+def failure_text(problem: Problem, verdict: Verdict) -> str:
+    lines = [f"{verdict.category}: {verdict.reason}", f"problem: {problem.id} ({problem.where})"]
+    failing = [case for case in verdict.cases if not case.passed]
+    for case in failing[:MAX_CASES_SHOWN]:
+        lines.append(f"  input:    {case.input}")
+        lines.append(f"  expected: {case.expected}")
+        if case.error is not None:
+            lines.append(f"  error:    {case.error}")
+        else:
+            lines.append(f"  got:      {case.got}")
+            if case.detail:
+                lines.append(f"  why:      {case.detail}")
+    if len(failing) > MAX_CASES_SHOWN:
+        lines.append(f"  ... and {len(failing) - MAX_CASES_SHOWN} more failing cases")
+    code = shorten(verdict.code) if verdict.code.strip() else "(no fenced Python block in the answer)"
+    lines += ["code:", *("  " + line for line in code.splitlines())]
+    return "\n".join(lines)

@@ -1,0 +1,142 @@
+"""pytest entry point: thin hooks that hand over to :class:`SebenchSession`.
+
+Loaded by every pytest run in a repository that has the plugin installed, so it imports nothing
+heavy: without ``--sebench-model`` or ``--sebench-rollouts`` it only registers its options and
+markers. When active, it registers :class:`ActiveHooks` and the real work starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from . import settings as settings_module
+
+if TYPE_CHECKING:
+    from .session import SebenchSession
+
+SESSION_KEY = pytest.StashKey["SebenchSession"]()
+_MARKERS = {
+    "sebench": "an SE-Bench problem graded by pytest-sebench",
+    "single_test": "SE-Bench problem from the single_test split",
+    "multiple_test": "SE-Bench problem from the multiple_test split",
+    "train": "SE-Bench problem from the train split",
+    "rollouts": "a line of a graded rollout file",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    settings_module.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in _MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    resolved = settings_module.resolve(config)
+    if not resolved.active:
+        return
+    state = _start_session(config, resolved)
+    config.stash[SESSION_KEY] = state
+    config.pluginmanager.register(ActiveHooks(state, config), "sebench-active")
+
+
+def _start_session(config: pytest.Config, resolved: settings_module.Settings) -> "SebenchSession":
+    from .data.benchmark import load_benchmark
+    from .data.jsonl import DataError
+    from .report.json_report import check_writable
+    from .session import SebenchSession
+
+    if resolved["report"] is not None:
+        problem = check_writable(Path(resolved["report"]))
+        if problem:
+            raise pytest.UsageError(f"--sebench-report={resolved['report']} (from "
+                                    f"{resolved.source_of('report')}): {problem}")
+    try:
+        benchmark = load_benchmark(
+            data=resolved["data"], docs=resolved["docs"], splits=resolved["split"],
+            splits_explicit="split" in resolved.explicit, rollouts=resolved["rollouts"],
+            cache_dir=_cache_dir(config))
+    except DataError as error:
+        raise pytest.UsageError(str(error)) from None
+    for warning in benchmark.warnings:
+        config.issue_config_time_warning(pytest.PytestWarning(f"sebench: {warning}"), stacklevel=2)
+    return SebenchSession.create(resolved, benchmark)
+
+
+def _cache_dir(config: pytest.Config) -> Path:
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    return Path(cache.mkdir("sebench")) if cache is not None else config.rootpath / ".sebench-cache"
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+class ActiveHooks:
+    """The hooks that exist only when SE-Bench items are on."""
+
+    def __init__(self, state: "SebenchSession", config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    def pytest_report_header(self, config: pytest.Config) -> str:
+        benchmark = self.state.benchmark
+        return (f"sebench: model={self.state.answers.label} data={benchmark.data_source} "
+                f"library={benchmark.library.name} problems={len(benchmark.problems)} "
+                f"sandbox={self.state.sandbox_name} timeout={self.state.limits.timeout_seconds:g}s")
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        # `pytest --sebench-model=X` runs the benchmark, not the repository's own tests; paths given
+        # explicitly on the command line are still collected.
+        if config.args_source != pytest.Config.ArgsSource.ARGS:
+            return True
+        return None
+
+    @pytest.hookimpl(tryfirst=True)  # before -k / -m deselect, so they apply to our items too
+    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from .items import SebenchCollector
+
+        collector = SebenchCollector.from_parent(session, name="sebench", nodeid="sebench",
+                                                state=self.state)
+        items[:0] = collector.collect()
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml reads the properties
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not _is_worker(self.config):  # workers must send the record on, untouched
+            self.state.observe(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from .report.json_report import ReportError
+
+        if _is_worker(session.config):
+            return
+        path = self.state.settings["report"]
+        if path is not None:
+            try:
+                self.state.write_report(Path(path))
+            except ReportError as error:
+                session.config.stash[_REPORT_ERROR] = str(error)
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        if self.state.summary().overall.errors and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if _is_worker(config):
+            return
+        writer = config.get_terminal_writer()
+        terminalreporter.write_sep("=", "SE-Bench summary")
+        terminalreporter.write(self.state.summary().render(width=writer.fullwidth,
+                                                           color=writer.hasmarkup))
+        if _REPORT_ERROR in config.stash:
+            terminalreporter.write_line(f"ERROR: {config.stash[_REPORT_ERROR]}", red=True)
+        elif self.state.settings["report"] is not None:
+            terminalreporter.write_line(f"report written to {self.state.settings['report']}")
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.state.close()
+
+
+_REPORT_ERROR = pytest.StashKey[str]()

@@ -1,0 +1,91 @@
+"""The run's figures: computed once from the item records, then rendered (terminal) or serialised (JSON)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..grade.verdict import CATEGORIES, CORRECT, ERROR
+
+OVERALL = "overall"
+
+
+@dataclass
+class SplitStats:
+    items: int = 0
+    samples: int = 0
+    solved: float = 0.0  # sum over items of the item's pass rate (mean@k numerator)
+    categories: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+
+    def add(self, record: dict[str, Any]) -> None:
+        samples = record.get("samples") or [{"category": ERROR}]
+        self.items += 1
+        self.samples += len(samples)
+        passed = sum(1 for sample in samples if sample.get("category") == CORRECT)
+        # An infrastructure error is never a pass: a broken sandbox cannot raise a score.
+        self.solved += passed / len(samples)
+        for sample in samples:
+            category = sample.get("category", ERROR)
+            self.categories[category if category in self.categories else ERROR] += 1
+
+    @property
+    def accuracy(self) -> float:
+        return self.solved / self.items if self.items else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.categories[ERROR]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"items": self.items, "samples": self.samples, "accuracy": round(self.accuracy, 6),
+                "errors": self.errors, "categories": dict(self.categories)}
+
+
+@dataclass
+class Summary:
+    model: str
+    data_source: str
+    library: str
+    splits: dict[str, SplitStats]
+    overall: SplitStats
+
+    @classmethod
+    def from_records(cls, records: Iterable[dict[str, Any]], *, model: str, data_source: str,
+                     library: str) -> "Summary":
+        splits: dict[str, SplitStats] = {}
+        overall = SplitStats()
+        for record in records:
+            splits.setdefault(record["split"], SplitStats()).add(record)
+            overall.add(record)
+        return cls(model, data_source, library, splits, overall)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "data": self.data_source, "library": self.library,
+                "splits": {name: stats.to_json() for name, stats in self.splits.items()},
+                OVERALL: self.overall.to_json()}
+
+    def render(self, width: int = 100, color: bool = False) -> str:
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=box.SIMPLE_HEAD)
+        columns = list(self.splits.items()) + ([(OVERALL, self.overall)] if len(self.splits) > 1 else [])
+        table.add_column("")
+        for name, _ in columns:
+            table.add_column(name, justify="right")
+        table.add_row("items", *(str(stats.items) for _, stats in columns))
+        table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns),
+                      end_section=True)
+        for category in CATEGORIES:
+            table.add_row(category, *(str(stats.categories[category]) for _, stats in columns))
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
+                          highlight=False)
+        console.print(f"model {self.model}, data {self.data_source}, library {self.library}")
+        console.print(table)
+        if self.overall.errors:
+            console.print(f"{self.overall.errors} infrastructure error(s): counted as not solved; "
+                          "the run fails until they are fixed.")
+        return buffer.getvalue()

@@ -1,0 +1,100 @@
+"""The run's state: settings, problems, sandbox, and the records that make the summary and the report.
+
+The hook functions in ``plugin.py`` only forward pytest's events here, so everything below can be
+driven without pytest. One instance per process: on xdist workers it grades; on the controller (or
+the only process with ``-n0``) it also gathers the records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data.benchmark import Benchmark
+from .data.problems import Problem
+from .execution.base import Limits, Sandbox, SandboxUnavailable, create
+from .grade.verdict import Verdict, infrastructure_error, judge
+from .model.answers import AnswerSource, ReferenceModel, RolloutAnswers
+from .report.json_report import build_report, write_report
+from .report.records import NODE_PREFIX, error_record, junit_properties, record_from_properties
+from .report.summary import Summary
+from .settings import Settings
+
+
+@dataclass
+class SebenchSession:
+    settings: Settings
+    benchmark: Benchmark
+    answers: AnswerSource
+    limits: Limits
+    sandbox_name: str = "local"
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _sandbox: Sandbox | None = None
+
+    @classmethod
+    def create(cls, settings: Settings, benchmark: Benchmark) -> "SebenchSession":
+        answers: AnswerSource = RolloutAnswers() if settings["rollouts"] else ReferenceModel(benchmark.library)
+        limits = Limits(timeout_seconds=settings["timeout"], memory_bytes=settings["memory"],
+                        output_bytes=settings["output_limit"])
+        return cls(settings, benchmark, answers, limits)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        if self._sandbox is None:
+            from .execution import local  # noqa: F401  (registers the backend)
+
+            self._sandbox = create(self.sandbox_name, self.limits, python=self.settings["python"])
+        return self._sandbox
+
+    # -- grading (wherever items run) -------------------------------------------------------------
+
+    def grade(self, problem: Problem) -> tuple[Verdict, bool]:
+        """The verdict, and whether it is an infrastructure failure (our fault, not the model's)."""
+        try:
+            response = self.answers.respond(problem)
+            return judge(problem, response, self.benchmark.library, self.sandbox), False
+        except SandboxUnavailable as error:
+            return infrastructure_error(f"sandbox unavailable: {error}"), True
+
+    # -- gathering (controller, or the only process) ---------------------------------------------
+
+    def problem_for(self, nodeid: str) -> Problem | None:
+        if not nodeid.startswith(NODE_PREFIX):
+            return None
+        wanted = nodeid[len(NODE_PREFIX):]
+        return next((problem for problem in self.benchmark.problems if problem.id == wanted), None)
+
+    def observe(self, report: Any) -> None:
+        """Take the record out of a test report (setup, call or teardown; local or from a worker)."""
+        if not report.nodeid.startswith(NODE_PREFIX):
+            return
+        record = record_from_properties(report.user_properties)
+        if record is not None:
+            self.records[report.nodeid] = record
+        elif report.failed and report.nodeid not in self.records:
+            problem = self.problem_for(report.nodeid)
+            if problem is not None:  # e.g. a crashed xdist worker: still counted, as an error
+                reason = (report.longreprtext or "no verdict").strip().splitlines()
+                self.records[report.nodeid] = error_record(problem, reason[-1] if reason else "no verdict")
+        current = self.records.get(report.nodeid)
+        # The full record stays here; JUnit XML gets its small, readable part.
+        report.user_properties = [prop for prop in report.user_properties if prop[0] != "sebench"] + (
+            junit_properties(current) if current is not None and report.when == "teardown" else [])
+
+    def ordered_records(self) -> list[dict[str, Any]]:
+        order = {problem.id: index for index, problem in enumerate(self.benchmark.problems)}
+        return sorted(self.records.values(), key=lambda record: order.get(record["id"], len(order)))
+
+    def summary(self) -> Summary:
+        return Summary.from_records(self.ordered_records(), model=self.answers.label,
+                                    data_source=self.benchmark.data_source,
+                                    library=self.benchmark.library.name)
+
+    def write_report(self, path: Path) -> None:
+        write_report(path, build_report(self.summary(), self.ordered_records()))
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None

@@ -1,0 +1,190 @@
+"""Every ``--sebench-*`` option in one table, resolved command line → environment → ini file.
+
+Each option ``--sebench-x-y`` is also the ini key ``sebench_x_y`` and the environment variable
+``SEBENCH_X_Y``. A bad value raises ``pytest.UsageError`` naming where it came from, so the user sees
+one line instead of a traceback. This module must stay cheap to import: the plugin loads it in every
+pytest run of a repository that has the plugin installed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+
+DEFAULT_HUB_DATASET = "jintailin/SE-Bench"
+DEFAULT_SPLITS = ("single_test", "multiple_test")
+KNOWN_SPLITS = ("single_test", "multiple_test", "train")
+REFERENCE_MODEL = "reference"
+
+
+class SettingError(ValueError):
+    """A value that does not fit its option; the message says what was expected."""
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise SettingError("expected a non-empty value")
+    return raw.strip()
+
+
+def _positive_number(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError("expected a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingError("expected a positive, finite number")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
+               "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
+
+
+def _byte_size(raw: str) -> int:
+    text = raw.strip().lower().replace(" ", "")
+    digits = text.rstrip("abgikm")
+    unit = text[len(digits):]
+    try:
+        number = float(digits)
+    except ValueError:
+        raise SettingError("expected a size such as 2GiB, 512MiB or 1048576") from None
+    if unit not in _SIZE_UNITS or number <= 0:
+        raise SettingError("expected a positive size such as 2GiB, 512MiB or 1048576")
+    return int(number * _SIZE_UNITS[unit])
+
+
+def _split_list(raw: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not names:
+        raise SettingError(f"expected a comma list of splits from {', '.join(KNOWN_SPLITS)}")
+    unknown = [name for name in names if name not in KNOWN_SPLITS]
+    if unknown:
+        raise SettingError(f"unknown split {', '.join(unknown)}; known splits: {', '.join(KNOWN_SPLITS)}")
+    return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the part after --sebench-
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    metavar: str = "VALUE"
+
+    @property
+    def flag(self) -> str:
+        return f"--sebench-{self.name}"
+
+    @property
+    def ini_key(self) -> str:
+        return "sebench_" + self.name.replace("-", "_")
+
+    @property
+    def env_var(self) -> str:
+        return "SEBENCH_" + self.name.replace("-", "_").upper()
+
+    @property
+    def dest(self) -> str:
+        return self.ini_key
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", "model to evaluate: 'reference' (built in: translates each problem's NumPy "
+           "reference) or a served model's name; turns the SE-Bench items on", _text, metavar="NAME"),
+    Option("data", f"problems: a hub dataset id (default {DEFAULT_HUB_DATASET}), a checkout of the "
+           "SE-Bench repository, or a folder of JSONL files", _text, DEFAULT_HUB_DATASET, "SOURCE"),
+    Option("docs", "api_doc JSONL (library names and docs) when the data source has none", _text,
+           metavar="PATH"),
+    Option("split", "comma list of splits to run (single_test, multiple_test, train)", _split_list,
+           DEFAULT_SPLITS, "LIST"),
+    Option("rollouts", "grade an existing rollout file (reference format), one item per line, "
+           "without asking a model", _text, metavar="FILE"),
+    Option("timeout", "wall-clock seconds per answer in the sandbox", _positive_number, 10.0,
+           "SECONDS"),
+    Option("memory", "memory limit per answer in the sandbox (e.g. 2GiB)", _byte_size, 2 * 1024**3,
+           "SIZE"),
+    Option("output-limit", "cap on what one answer may print or return (e.g. 1MiB)", _byte_size,
+           1024**2, "SIZE"),
+    Option("report", "write a JSON report here at the end of the session", _text, metavar="PATH"),
+    Option("python", "interpreter the local sandbox runs answers with (needs NumPy; default: the one "
+           "running pytest)", _text, metavar="PATH"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved values, plus where each came from (for messages)."""
+
+    values: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    explicit: frozenset[str] = frozenset()  # options the user set (not defaults)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "the default")
+
+    @property
+    def active(self) -> bool:
+        return self.values["model"] is not None or self.values["rollouts"] is not None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sebench", "SE-Bench: grade a model's use of a library it has internalized")
+    for option in OPTIONS:
+        group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
+                        help=f"{option.help} (env {option.env_var}, ini {option.ini_key})")
+        parser.addini(option.ini_key, option.help, default=None)
+
+
+def _raw_value(config: pytest.Config, option: Option) -> tuple[str | None, str]:
+    cli = config.getoption(option.dest)
+    if cli is not None:
+        return str(cli), option.flag
+    env = os.environ.get(option.env_var)
+    if env is not None and env != "":
+        return env, f"environment variable {option.env_var}"
+    ini = config.getini(option.ini_key)
+    if ini not in (None, "", []):
+        return str(ini), f"ini key {option.ini_key} in {config.inipath}"
+    return None, "the default"
+
+
+def resolve(config: pytest.Config) -> Settings:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    explicit: set[str] = set()
+    for option in OPTIONS:
+        key = option.name.replace("-", "_")
+        raw, source = _raw_value(config, option)
+        if raw is None:
+            values[key] = option.default
+            continue
+        try:
+            values[key] = option.parse(raw)
+        except SettingError as error:
+            raise pytest.UsageError(f"invalid value {raw!r} for {option.flag} (from {source}): {error}")
+        sources[key] = source
+        explicit.add(key)
+    settings = Settings(values, sources, frozenset(explicit))
+    _check_combinations(settings)
+    return settings
+
+
+def _check_combinations(settings: Settings) -> None:
+    if settings["model"] is not None and settings["rollouts"] is not None:
+        raise pytest.UsageError(
+            f"--sebench-model (from {settings.source_of('model')}) and --sebench-rollouts (from "
+            f"{settings.source_of('rollouts')}) exclude each other: a rollout file already holds the "
+            "answers; pass one of them")
+    model = settings["model"]
+    if model is not None and model != REFERENCE_MODEL:
+        raise pytest.UsageError(
+            f"--sebench-model={model} (from {settings.source_of('model')}): served models are not "
+            f"supported yet; use --sebench-model={REFERENCE_MODEL}, or grade existing answers with "
+            "--sebench-rollouts=FILE")

@@ -1,0 +1,105 @@
+"""Turn an answer's return value into JSON-safe tagged data, inside the sandbox.
+
+The host decodes this with ``pytest_sebench.execution.wire`` and never evaluates anything. Tags keep
+what JSON cannot say: ``{"$float": "nan"}``, ``{"$complex": [re, im]}``, ``{"$tuple": [...]}``,
+``{"$dict": [[k, v], ...]}``, ``{"$array": nested, "dtype": "...", "shape": [...]}`` and
+``{"$opaque": text, "type": name}`` for anything else. Only exact builtin types are trusted: a subclass
+or an unknown object is shown by its (capped) repr and can never compare equal to an expected value.
+Stdlib and NumPy only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MAX_DEPTH = 40
+
+
+class _Budget:
+    """Counts emitted elements so a huge or self-referencing value cannot exhaust the sandbox."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def take(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _float(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def _opaque(value: Any) -> dict:
+    try:
+        text = repr(value)
+    except BaseException as error:  # an answer's __repr__ may raise anything
+        text = f"<unrepresentable: {type(error).__name__}>"
+    return {"$opaque": text[:2000], "type": type(value).__name__}
+
+
+def encode(value: Any, array_type: type, element_limit: int = 2_000_000) -> Any:
+    """``array_type`` is the library's array class: its instances are sent as arrays."""
+    return _Encoder(array_type, _Budget(element_limit)).encode(value, 0)
+
+
+class _Encoder:
+    def __init__(self, array_type: type, budget: _Budget) -> None:
+        self.array_type = array_type
+        self.budget = budget
+
+    def encode(self, value: Any, depth: int) -> Any:
+        return _encode(self, value, depth)
+
+
+def _encode(encoder: _Encoder, value: Any, depth: int) -> Any:
+    budget = encoder.budget
+    if not budget.take():
+        raise OverflowError("return value too large to send back")
+    if depth > MAX_DEPTH:
+        return {"$opaque": "<nested too deeply>", "type": type(value).__name__}
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is str:
+        return value
+    if kind is float:
+        return _float(value)
+    if kind is complex:
+        return {"$complex": [_float(value.real), _float(value.imag)]}
+    if kind is list:
+        return [_encode(encoder, item, depth + 1) for item in value]
+    if kind is tuple:
+        return {"$tuple": [_encode(encoder, item, depth + 1) for item in value]}
+    if kind is dict:
+        return {"$dict": [[_encode(encoder, k, depth + 1), _encode(encoder, v, depth + 1)]
+                          for k, v in value.items()]}
+    return _encode_numpy(encoder, value, depth)
+
+
+def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
+    import numpy  # already imported by the library runtime
+
+    array = _as_ndarray(value, numpy, encoder.array_type)
+    if array is not None:
+        if array.dtype.kind not in "biufcUSb?" or array.dtype.kind == "O":
+            return _opaque(value)
+        return {"$array": _encode(encoder, array.tolist(), depth + 1), "dtype": str(array.dtype),
+                "shape": list(array.shape)}
+    if isinstance(value, numpy.generic) and type(value).__module__ == "numpy":
+        return _encode(encoder, value.item(), depth + 1)
+    if isinstance(value, tuple) and hasattr(type(value), "_fields"):
+        # Named tuples such as NumPy's EigResult: compared as the tuple of their fields.
+        return {"$tuple": [_encode(encoder, item, depth + 1) for item in tuple.__iter__(value)],
+                "name": type(value).__name__}
+    return _opaque(value)
+
+
+def _as_ndarray(value: Any, numpy: Any, array_type: type) -> Any:
+    """The ndarray inside a value the library owns (its array type or a plain ndarray), else None."""
+    if type(value) is numpy.ndarray:
+        return value
+    if type(value) is array_type:
+        return numpy.asarray(value)
+    return None
