@@ -23,9 +23,9 @@ MAX_CASES_SHOWN = 5
 
 
 class WrongAnswer(Exception):
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__(verdict.reason)
-        self.verdict = verdict
+    def __init__(self, verdicts: list[Verdict]) -> None:
+        super().__init__(verdicts[0].reason)
+        self.verdicts = verdicts
 
 
 class SebenchCollector(pytest.Collector):
@@ -44,7 +44,7 @@ class SebenchItem(pytest.Item):
     def __init__(self, *, problem: Problem, **kwargs) -> None:
         super().__init__(**kwargs)
         self.problem = problem
-        self.verdict: Verdict | None = None
+        self.verdicts: list[Verdict] = []
         self.add_marker("sebench")
         self.add_marker(problem.split)
 
@@ -54,20 +54,20 @@ class SebenchItem(pytest.Item):
         return self.parent.state
 
     def setup(self) -> None:
-        verdict, infrastructure_failure = self.state.grade(self.problem)
-        self.verdict = verdict
-        self.user_properties.append((PROPERTY, item_record(self.problem, [verdict])))
+        self.verdicts, infrastructure_failure = self.state.grade(self.problem)
+        self.user_properties.append((PROPERTY, item_record(self.problem, self.verdicts)))
         if infrastructure_failure:
-            pytest.fail(f"infrastructure error (not the model's fault): {verdict.reason}", pytrace=False)
+            pytest.fail(f"infrastructure error (not the model's fault): {infrastructure_failure}",
+                        pytrace=False)
 
     def runtest(self) -> None:
-        assert self.verdict is not None
-        if not self.verdict.passed:
-            raise WrongAnswer(self.verdict)
+        # An item passes when the model solved it in at least one sample; the pass rate is reported.
+        if not any(verdict.passed for verdict in self.verdicts):
+            raise WrongAnswer(self.verdicts)
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, WrongAnswer):
-            return failure_text(self.problem, excinfo.value.verdict)
+            return failure_text(self.problem, excinfo.value.verdicts)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path | str, int | None, str]:
@@ -75,8 +75,12 @@ class SebenchItem(pytest.Item):
         return file, int(line) - 1 if line.isdigit() else None, self.problem.id
 
 
-def failure_text(problem: Problem, verdict: Verdict) -> str:
+def failure_text(problem: Problem, verdicts: list[Verdict]) -> str:
+    verdict = verdicts[0]
     lines = [f"{verdict.category}: {verdict.reason}", f"problem: {problem.id} ({problem.where})"]
+    if len(verdicts) > 1:
+        categories = ", ".join(sorted({v.category for v in verdicts}))
+        lines.append(f"0/{len(verdicts)} samples correct ({categories}); sample 0 below")
     failing = [case for case in verdict.cases if not case.passed]
     for case in failing[:MAX_CASES_SHOWN]:
         lines.append(f"  input:    {case.input}")

@@ -7,7 +7,7 @@ the only process with ``-n0``) it also gathers the records.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,9 @@ from .data.problems import Problem
 from .execution.base import Limits, Sandbox, SandboxUnavailable, create
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource, ReferenceModel, RolloutAnswers
+from .model.client import RequestFailed
 from .report.json_report import build_report, write_report
-from .report.records import NODE_PREFIX, error_record, junit_properties, record_from_properties
+from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
 from .report.summary import Summary
 from .settings import Settings
 
@@ -49,21 +50,34 @@ class SebenchSession:
 
     # -- grading (wherever items run) -------------------------------------------------------------
 
-    def grade(self, problem: Problem) -> tuple[Verdict, bool]:
-        """The verdict, and whether it is an infrastructure failure (our fault, not the model's)."""
-        try:
-            response = self.answers.respond(problem)
-            return judge(problem, response, self.benchmark.library, self.sandbox), False
-        except SandboxUnavailable as error:
-            return infrastructure_error(f"sandbox unavailable: {error}"), True
+    def grade(self, problem: Problem) -> tuple[list[Verdict], str | None]:
+        """One verdict per sample, and the infrastructure failure if any (our side, not the model's)."""
+        verdicts: list[Verdict] = []
+        judged: dict[str, Verdict] = {}  # a deterministic model gives the same text: run it once
+        for sample in range(self.answers.samples):
+            try:
+                text, answer = self.answers.respond(problem, sample)
+            except RequestFailed as error:
+                return self._with_errors(verdicts, f"no answer from the model: {error}"), str(error)
+            try:
+                verdict = judged.get(text) or judge(problem, text, self.benchmark.library, self.sandbox)
+            except SandboxUnavailable as error:
+                return self._with_errors(verdicts, f"sandbox unavailable: {error}"), str(error)
+            judged[text] = verdict
+            verdicts.append(replace(verdict, sample=sample, answer=answer))
+        return verdicts, None
+
+    def _with_errors(self, verdicts: list[Verdict], reason: str) -> list[Verdict]:
+        """Samples that got no verdict count as errors: never dropped, never a pass."""
+        missing = range(len(verdicts), self.answers.samples)
+        return verdicts + [replace(infrastructure_error(reason), sample=sample) for sample in missing]
 
     # -- gathering (controller, or the only process) ---------------------------------------------
 
     def problem_for(self, nodeid: str) -> Problem | None:
         if not nodeid.startswith(NODE_PREFIX):
             return None
-        wanted = nodeid[len(NODE_PREFIX):]
-        return next((problem for problem in self.benchmark.problems if problem.id == wanted), None)
+        return self.benchmark.by_id.get(nodeid[len(NODE_PREFIX):])
 
     def observe(self, report: Any) -> None:
         """Take the record out of a test report (setup, call or teardown; local or from a worker)."""
@@ -79,11 +93,11 @@ class SebenchSession:
                 self.records[report.nodeid] = error_record(problem, reason[-1] if reason else "no verdict")
         current = self.records.get(report.nodeid)
         # The full record stays here; JUnit XML gets its small, readable part.
-        report.user_properties = [prop for prop in report.user_properties if prop[0] != "sebench"] + (
+        report.user_properties = [prop for prop in report.user_properties if prop[0] != PROPERTY] + (
             junit_properties(current) if current is not None and report.when == "teardown" else [])
 
     def ordered_records(self) -> list[dict[str, Any]]:
-        order = {problem.id: index for index, problem in enumerate(self.benchmark.problems)}
+        order = {problem_id: index for index, problem_id in enumerate(self.benchmark.by_id)}
         return sorted(self.records.values(), key=lambda record: order.get(record["id"], len(order)))
 
     def summary(self) -> Summary:
@@ -95,6 +109,7 @@ class SebenchSession:
         write_report(path, build_report(self.summary(), self.ordered_records()))
 
     def close(self) -> None:
+        self.answers.close()
         if self._sandbox is not None:
             self._sandbox.close()
             self._sandbox = None

@@ -52,9 +52,23 @@ def _byte_size(raw: str) -> int:
         number = float(digits)
     except ValueError:
         raise SettingError("expected a size such as 2GiB, 512MiB or 1048576") from None
-    if unit not in _SIZE_UNITS or number <= 0:
+    size = number * _SIZE_UNITS.get(unit, 0)
+    # nan and inf (also 1e400, or 1e300GiB) parse as floats but are no size: int() of them raises;
+    # a fraction of a byte would truncate to a limit of 0
+    if unit not in _SIZE_UNITS or not 1 <= size < float("inf"):
         raise SettingError("expected a positive size such as 2GiB, 512MiB or 1048576")
-    return int(number * _SIZE_UNITS[unit])
+    return int(size)
+
+
+def _at_least(minimum: int, label: str) -> Callable[[str], int]:
+    """A byte size with a floor: below it every answer would fail for our setup, not the model."""
+    def parse(raw: str) -> int:
+        size = _byte_size(raw)
+        if size < minimum:
+            raise SettingError(f"{label} below {minimum // 1024} KiB would fail every answer; "
+                               f"expected at least {minimum // 1024} KiB")
+        return size
+    return parse
 
 
 def _split_list(raw: str) -> tuple[str, ...]:
@@ -105,9 +119,11 @@ OPTIONS: tuple[Option, ...] = (
            "without asking a model", _text, metavar="FILE"),
     Option("timeout", "wall-clock seconds per answer in the sandbox", _positive_number, 10.0,
            "SECONDS"),
-    Option("memory", "memory limit per answer in the sandbox (e.g. 2GiB)", _byte_size, 2 * 1024**3,
+    Option("memory", "memory limit per answer in the sandbox (e.g. 2GiB)",
+           _at_least(256 * 1024**2, "a memory limit"), 2 * 1024**3,
            "SIZE"),
-    Option("output-limit", "cap on what one answer may print or return (e.g. 1MiB)", _byte_size,
+    Option("output-limit", "cap on what one answer may print or return (e.g. 1MiB)",
+           _at_least(4096, "an output limit"),
            1024**2, "SIZE"),
     Option("report", "write a JSON report here at the end of the session", _text, metavar="PATH"),
     Option("python", "interpreter the local sandbox runs answers with (needs NumPy; default: the one "
@@ -145,7 +161,8 @@ def add_options(parser: pytest.Parser) -> None:
 def _raw_value(config: pytest.Config, option: Option) -> tuple[str | None, str]:
     cli = config.getoption(option.dest)
     if cli is not None:
-        return str(cli), option.flag
+        # the messages already name the option; say where the value came from
+        return str(cli), "the command line"
     env = os.environ.get(option.env_var)
     if env is not None and env != "":
         return env, f"environment variable {option.env_var}"

@@ -88,18 +88,12 @@ def run(job: dict[str, Any], channel: Channel) -> None:
     channel.send("ready", skipped=skipped)
 
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    try:
-        exec(compile(job["code"], ANSWER_FILENAME, "exec"), namespace)
-        function = namespace[job["entry_point"]]
-        if not callable(function):
-            raise TypeError(f"{job['entry_point']} is not a function")
-    except KeyError:
-        channel.send("load_error", error={"type": "NameError", "where": "",
-                                          "message": f"the answer defines no function {job['entry_point']!r}"})
+    load_error = _load(job["code"], job["entry_point"], namespace)
+    if load_error is not None:
+        channel.send("load_error", error=load_error)
+        channel.send("done")  # the runner finished normally: no case can run
         return
-    except BaseException as exc:
-        channel.send("load_error", error=_error(exc))
-        return
+    function = namespace[job["entry_point"]]
     channel.send("loaded")
 
     input_globals = {"__builtins__": builtins, library.__name__: library}
@@ -112,8 +106,35 @@ def run(job: dict[str, Any], channel: Channel) -> None:
         except BaseException as exc:
             channel.send("case", index=index, error=_error(exc))
         finally:
-            sys.stdout.flush()
+            _flush_output()
     channel.send("done")
+
+
+def _load(code: str, entry_point: str, namespace: dict[str, Any]) -> dict[str, str] | None:
+    """Run the answer's module code; the error (its own, or a missing entry function), or None."""
+    try:
+        exec(compile(code, ANSWER_FILENAME, "exec"), namespace)
+    except BaseException as exc:  # whatever the module code raises is the answer's load error
+        return _error(exc)
+    if entry_point not in namespace:
+        return {"type": "NameError", "where": "", "message": f"the answer defines no function {entry_point!r}"}
+    if not callable(namespace[entry_point]):
+        return {"type": "TypeError", "where": "", "message": f"{entry_point} is not a function"}
+    return None
+
+
+def _flush_output() -> None:
+    """Push what the answer printed to the host's capture files.
+
+    Past the output cap a flush raises (File too large) and the unwritten rest stays buffered, so it
+    would raise again after every later case: the answer's output is what fails, never the runner.
+    The answer may also have replaced or closed the streams.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
 
 
 def main() -> None:
@@ -123,7 +144,7 @@ def main() -> None:
     try:
         run(job, channel)
     finally:
-        sys.stdout.flush()
+        _flush_output()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ import copy
 import importlib
 import json
 import operator
-import os
 import pickle
 import subprocess
 import sys
@@ -30,9 +29,6 @@ from pytest_sebench.sandbox_files import libruntime
 # Every stray warning is a failure: normal builds must not warn, and NumPy must not complain about
 # the array type's __array__ signature.
 pytestmark = pytest.mark.filterwarnings("error")
-
-SHARED_DATA = Path(os.environ.get("SEBENCH_SHARED_DATA")
-                   or Path(__file__).resolve().parents[1].parent / "shared" / "sebench")
 
 NAME, LINALG = "qel", "vom"
 MAIN = {  # library name -> NumPy name
@@ -439,11 +435,9 @@ print(repr(qel.fotam([1, 2]) + 1), type(deto([[2.0, 0.0], [0.0, 2.0]])).__name__
 
 # --- the real mapping ----------------------------------------------------------------------------
 
-def _real_names() -> tuple[str, str, dict[str, dict[str, str]]]:
+def _real_names(shared: Path) -> tuple[str, str, dict[str, dict[str, str]]]:
     """Library and linalg names (from api_doc.jsonl's func_mapping) and the mapping table."""
-    mapping_path, docs_path = SHARED_DATA / "mappings.json", SHARED_DATA / "api_doc.jsonl"
-    if not mapping_path.is_file() or not docs_path.is_file():
-        pytest.skip(f"SE-Bench shared data not found in {SHARED_DATA} (set SEBENCH_SHARED_DATA)")
+    mapping_path, docs_path = shared / "mappings.json", shared / "api_doc.jsonl"
     table = json.loads(mapping_path.read_text(encoding="utf-8"))
     for line in docs_path.read_text(encoding="utf-8").splitlines():
         targets = json.loads(json.loads(line)["func_mapping"]).values()
@@ -454,8 +448,8 @@ def _real_names() -> tuple[str, str, dict[str, dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def real() -> Iterator[tuple[types.ModuleType, list[str], dict[str, dict[str, str]]]]:
-    name, linalg_name, table = _real_names()
+def real(shared_data: Path) -> Iterator[tuple[types.ModuleType, list[str], dict[str, dict[str, str]]]]:
+    name, linalg_name, table = _real_names(shared_data)
     saved = dict(sys.modules)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a NumPy lacking names is reported through `skipped`

@@ -33,7 +33,7 @@ def stable(report: dict) -> dict:
 @pytest.mark.parametrize("workers", WORKERS)
 def test_fixture_benchmark_passes_whole(pytester, fixture_data, workers):
     report = pytester.path / "r.json"
-    result = run(pytester, f"--sebench-model=reference", f"--sebench-data={fixture_data}", workers,
+    result = run(pytester, "--sebench-model=reference", f"--sebench-data={fixture_data}", workers,
                  f"--sebench-report={report}")
     problems = len(read_rows(fixture_data / "single_test.jsonl")) + len(
         read_rows(fixture_data / "multiple_test.jsonl"))

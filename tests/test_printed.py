@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -317,15 +316,8 @@ def test_numpy_values_inside_python_containers() -> None:
 
 # -------------------------------------------------------- every label of the real benchmark
 
-def shared_data_dir() -> Path:
-    override = os.environ.get("SEBENCH_SHARED_DATA")
-    return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "sebench"
-
-
-def test_every_real_label_piece_parses() -> None:
-    path = shared_data_dir() / "single_test.jsonl"
-    if not path.is_file():
-        pytest.skip(f"SE-Bench data not found at {path} (set SEBENCH_SHARED_DATA to its directory)")
+def test_every_real_label_piece_parses(shared_data: Path) -> None:
+    path = shared_data / "single_test.jsonl"
     pieces = [
         piece
         for line in path.read_text(encoding="utf-8").splitlines()

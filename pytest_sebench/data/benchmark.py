@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from . import sources
@@ -17,6 +18,11 @@ class Benchmark:
     library: Library
     data_source: str  # what was loaded, as the report records it
     warnings: tuple[str, ...] = field(default=())
+
+    @cached_property
+    def by_id(self) -> dict[str, Problem]:
+        """Problems by id, in the benchmark's order."""
+        return {problem.id: problem for problem in self.problems}
 
 
 def _docs_path(docs_option: str | None, found_beside_data: Path | None, data_source: str,

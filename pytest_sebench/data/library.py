@@ -38,6 +38,18 @@ class Library:
     def array_constructor(self) -> str | None:
         return self.main.get("array")
 
+    def resolve(self, function: str, code: str = "") -> list[str]:
+        """Full library names for a ``selected_functions`` entry (a bare NumPy name). A name that
+        exists in both namespaces (cross, trace, ...) is the linalg one when ``code`` calls it
+        through ``linalg.``, else the main one."""
+        in_main, in_linalg = function in self.main, function in self.linalg
+        if in_main and in_linalg:
+            in_main = f"linalg.{function}" not in code
+            in_linalg = not in_main
+        names = [self.full_name(function)] if in_main else []
+        names += [self.full_name(f"linalg.{function}")] if in_linalg else []
+        return [name for name in names if name]
+
     def full_name(self, numpy_name: str) -> str | None:
         """``np.linalg.inv`` / ``linalg.inv`` / ``inv`` -> ``zwc.rfx.quvohe`` / ``zwc.xxx``."""
         bare = numpy_name.removeprefix(_NUMPY_PREFIX)

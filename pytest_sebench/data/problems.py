@@ -31,6 +31,7 @@ class Problem:
     signature: str  # the signature line shown to the model ("" for rollouts without one)
     functions: tuple[str, ...]  # selected_functions (NumPy names)
     reference_code: str | None = None  # NumPy reference solution (example_output[0])
+    example: Case | None = None  # shown in the prompt (its output is the row's own, maybe inexact)
     response: str | None = None  # rollouts: the answer to grade
     source_line: int | None = None  # rollouts: 0-based line number in the file
 
@@ -89,7 +90,18 @@ def problem_from_row(line: Line, split: str, row: int) -> Problem:
     return Problem(
         id=f"{split}/{row:04d}-{_slug(functions)}", split=split, row=row, where=line.where,
         query=query, cases=_cases(line), entry_point=entry, signature=signature.strip(),
-        functions=tuple(functions), reference_code=reference_code)
+        functions=tuple(functions), reference_code=reference_code, example=_example(line))
+
+
+def _example(line: Line) -> Case | None:
+    """The row's ``example`` (else its first test case), with the output the row shows for it."""
+    example = line.record.get("example")
+    if not isinstance(example, dict):
+        cases = line.record.get("test_cases")
+        example = cases[0] if isinstance(cases, list) and cases and isinstance(cases[0], dict) else None
+    if example is None or not isinstance(example.get("input"), str):
+        return None
+    return Case(example["input"], str(example.get("output", "")))
 
 
 def problem_from_rollout(line: Line, index: int) -> Problem:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
+import threading
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .jsonl import DataError, Line, read_jsonl
+from .library import load_library
 
 HUB_PREFIX = "hf:"
 DOCS_FILE = "api_doc.jsonl"
@@ -35,8 +38,9 @@ class LoadedSplits:
 def is_local(source: str) -> bool:
     if source.startswith(HUB_PREFIX):
         return False
-    return Path(source).expanduser().exists() or source.startswith((".", "/", "~")) or source.endswith(
-        ".jsonl")
+    # A hub id is "name" or "owner/name": anything with more slashes can only be a (missing) path.
+    return (Path(source).expanduser().exists() or source.startswith((".", "/", "~"))
+            or source.endswith(".jsonl") or source.count("/") > 1)
 
 
 def local_root(source: str) -> Path:
@@ -86,14 +90,31 @@ def hub_id(source: str) -> str:
     return source.removeprefix(HUB_PREFIX)
 
 
+def _offline() -> bool:
+    """Whether the user (or our probe) put the hub client in offline mode; it reads these values."""
+    return any(os.environ.get(name, "").upper() in ("1", "ON", "YES", "TRUE")
+               for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
 def _hub_reachable() -> bool:
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    host = urllib.parse.urlparse(endpoint).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=_PROBE_SECONDS).close()
-    except OSError:
-        return False
-    return True
+    endpoint = urllib.parse.urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    address = (endpoint.hostname or "huggingface.co", port)
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(address, timeout=_PROBE_SECONDS).close()
+            answers.append(True)
+        except OSError:
+            answers.append(False)
+
+    # The socket timeout bounds neither the name lookup nor the sum over all of the host's addresses
+    # (each gets the full timeout): a thread with one deadline does.
+    thread = threading.Thread(target=probe, name="sebench-hub-probe", daemon=True)
+    thread.start()
+    thread.join(_PROBE_SECONDS)
+    return answers == [True]
 
 
 def _offline_hint(dataset: str) -> str:
@@ -105,7 +126,8 @@ def _offline_hint(dataset: str) -> str:
 
 def load_hub(source: str, splits: tuple[str, ...]) -> LoadedSplits:
     dataset = hub_id(source)
-    if not Path(dataset).exists() and os.environ.get("HF_HUB_OFFLINE") not in ("1", "ON", "YES", "TRUE"):
+    in_folder = Path(dataset).exists()  # a dataset repository on disk: no hub needed
+    if not in_folder and not _offline():
         if not _hub_reachable():
             # Without this, the hub client retries for minutes before giving up.
             os.environ["HF_HUB_OFFLINE"] = "1"
@@ -117,7 +139,9 @@ def load_hub(source: str, splits: tuple[str, ...]) -> LoadedSplits:
         try:
             table = datasets.load_dataset(dataset, split, split="train")
         except Exception as error:  # the hub client raises many types; all mean "not loadable"
-            if os.environ.get("HF_HUB_OFFLINE") == "1":
+            # offline, a dataset that is not cached fails in many ways; a folder on disk fails for
+            # its own reasons (a config it lacks), which the hint would hide
+            if _offline() and not in_folder:
                 raise DataError(_offline_hint(dataset)) from None
             raise DataError(f"cannot load config {split!r} of the hub dataset {dataset!r}: "
                             f"{type(error).__name__}: {error}") from None
@@ -131,17 +155,29 @@ def fetch_hub_docs(cache_dir: Path, fetch: Callable[[str], bytes] | None = None)
     target = cache_dir / DOCS_FILE
     if target.is_file():
         return target
+    if _offline():  # the user said "no network" (or our probe found none): do not wait on GitHub
+        raise DataError(_docs_hint("this run is offline (HF_HUB_OFFLINE is set, or the hub was "
+                                   "found unreachable), so it was not downloaded"))
     try:
         body = (fetch or _download)(DOCS_URL)
-    except OSError as error:
-        raise DataError(f"the hub dataset has no api_doc and it could not be downloaded from the "
-                        f"reference repository ({error}); pass --sebench-docs=PATH/api_doc.jsonl "
-                        "(datasets/train/api_doc.jsonl in a checkout of thunlp/SE-Bench)") from None
+    except (OSError, http.client.HTTPException) as error:  # a cut connection is an HTTPException
+        raise DataError(_docs_hint(f"it could not be downloaded ({error})")) from None
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
+    partial = target.with_name(f"{DOCS_FILE}.{os.getpid()}.part")  # xdist workers fetch at once
     partial.write_bytes(body)
+    try:
+        load_library(partial)  # checked before caching: a proxy's error page must not stay cached
+    except DataError as error:
+        partial.unlink()
+        raise DataError(_docs_hint(f"what was downloaded is not an api_doc file ({error})")) from None
     os.replace(partial, target)
     return target
+
+
+def _docs_hint(why: str) -> str:
+    return (f"the hub dataset has no api_doc and {DOCS_URL} is its source: {why}. Pass "
+            "--sebench-docs=PATH/api_doc.jsonl (datasets/train/api_doc.jsonl in a checkout of "
+            "thunlp/SE-Bench)")
 
 
 def _download(url: str) -> bytes:

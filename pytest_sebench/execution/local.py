@@ -126,12 +126,15 @@ class LocalSandbox(Sandbox):
             os.close(write_fd)
         started = time.monotonic()
         events = _Events()
+        ended: Failure | None = None
         try:
             _send_job(process, payload)
             ended = self._collect(read_fd, events)
         finally:
             os.close(read_fd)
-            _kill_group(process, grace=0.0 if events.done else 1.0)
+            # A runner that closed the channel without ``done`` is exiting: let it say why. One that
+            # finished, ran out of time or broke the protocol has nothing more to say.
+            _kill_group(process, grace=0.0 if events.done or ended is not None else 1.0)
         if not events.ready:
             raise SandboxUnavailable(_startup_failure(process, err_path, events, ended))
         return Execution(

@@ -52,6 +52,8 @@ class Verdict:
     seconds: float = 0.0
     stderr: str = ""
     skipped_names: tuple[str, ...] = field(default=())
+    sample: int = 0
+    answer: dict = field(default_factory=dict)  # what the model side reports: tokens, latency, cache
 
     @property
     def passed(self) -> bool:

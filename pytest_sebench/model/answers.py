@@ -1,8 +1,12 @@
-"""Where an item's answer comes from: the built-in reference model, or a rollout file's response."""
+"""Where an item's answers come from: the built-in reference model, a rollout file, or a served model.
+
+Every source answers ``respond(problem, sample) -> (text, metadata)``; ``prepare`` is told the
+selected problems once collection is final (a served model starts prefetching there).
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, Sequence
 
 from ..data.library import Library
 from ..data.problems import Problem
@@ -11,24 +15,42 @@ from .reference import reference_response
 
 class AnswerSource(Protocol):
     label: str  # names the model in summaries and reports
+    samples: int  # answers per problem
 
-    def respond(self, problem: Problem) -> str: ...
+    def prepare(self, problems: Sequence[Problem]) -> None: ...
+
+    def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]: ...
+
+    def close(self) -> None: ...
 
 
-class ReferenceModel:
+class _Instant:
+    """Sources that answer from what they already hold: nothing to prepare or release."""
+
+    samples = 1
+
+    def prepare(self, problems: Sequence[Problem]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class ReferenceModel(_Instant):
     label = "reference"
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, samples: int = 1) -> None:
         self.library = library
+        self.samples = samples
 
-    def respond(self, problem: Problem) -> str:
-        return reference_response(problem, self.library)
+    def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
+        return reference_response(problem, self.library), {}
 
 
-class RolloutAnswers:
+class RolloutAnswers(_Instant):
     label = "rollouts"
 
-    def respond(self, problem: Problem) -> str:
+    def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         if problem.response is None:
             raise ValueError(f"{problem.where}: a rollout line without a response")
-        return problem.response
+        return problem.response, {}

@@ -1,0 +1,63 @@
+"""Time grading the reference model's answers with the local sandbox; prints items per second.
+
+    python benchmarks/grading_throughput.py [--data ../shared/sebench] [--split single_test] [--workers 1]
+
+Each answer runs in a fresh interpreter that imports NumPy and builds the library (the first version
+of the local sandbox); the figure is the baseline the warm sandbox of a later issue must beat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pytest_sebench.data.benchmark import load_benchmark
+from pytest_sebench.execution.base import Limits
+from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.grade.verdict import judge
+from pytest_sebench.model.answers import ReferenceModel
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
+    parser.add_argument("--split", default="single_test")
+    parser.add_argument("--workers", type=int, default=1, help="answers graded at once")
+    args = parser.parse_args()
+
+    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
+                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
+    model = ReferenceModel(benchmark.library)
+    sandbox = LocalSandbox(Limits())
+    seconds: list[float] = []
+
+    def grade_one(problem):
+        started = time.perf_counter()
+        verdict = judge(problem, model.respond(problem)[0], benchmark.library, sandbox)
+        seconds.append(time.perf_counter() - started)
+        return verdict.category
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.workers) as pool:
+        categories = Counter(pool.map(grade_one, benchmark.problems))
+    wall = time.perf_counter() - started
+    count = len(benchmark.problems)
+    print(f"data: {benchmark.data_source} [{args.split}], {count} reference answers, "
+          f"{args.workers} worker(s), python {sys.version.split()[0]}")
+    print(f"categories: {dict(categories)}")
+    print(f"wall time: {wall:.2f} s  ->  {count / wall:.2f} items/s")
+    print(f"per answer: median {statistics.median(seconds) * 1000:.0f} ms, "
+          f"p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Keep the model server busy: prefetch answers with C requests in flight for the whole run.
+
+Each process (the only one with ``-n0``, or each xdist worker) runs an asyncio loop in a background
+thread with ``ceil(C / workers)`` fetchers. The fetchers walk the run's requests in item order and
+*claim* each one in the shared :class:`AnswerCache` before asking, so across workers about C requests
+are in flight, none is sent twice, and only the selected items are asked for. An item that needs an
+answer another process claimed waits for it to appear in the cache (or takes the claim over if that
+process died). When the server is unusable, everything still waiting fails at once with the cause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .cache import AnswerCache
+from .client import ChatClient, Completion, Counters, RequestFailed, ServerUnusable
+
+FATAL_KEY = "server-unusable"  # failure marker every process checks
+POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    key: str
+    prompt: str
+    label: str  # "single_test/0042-amin#0": for messages
+
+
+@dataclass(frozen=True)
+class Answer:
+    completion: Completion
+    cached: bool  # not asked by this process in this run (an earlier run's answer, or another worker's)
+
+
+class AnswerBroker:
+    def __init__(self, client_factory: Callable[[], ChatClient], cache: AnswerCache,
+                 concurrency: int, counters: Counters | None = None) -> None:
+        self.cache = cache
+        self.concurrency = max(1, concurrency)
+        self.counters = counters or Counters()
+        self._client_factory = client_factory
+        self._client: ChatClient | None = None
+        self._requests: list[AnswerRequest] = []
+        self._cursor = 0
+        self._asked: set[str] = set()  # keys this process sent in this run
+        self._claimed: set[str] = set()  # keys this process took (items and fetchers race for them)
+        self._claim_lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sebench-broker", daemon=True)
+        self._fatal: str | None = None
+        self._started = False
+        self._slots: asyncio.Semaphore | None = None  # C requests at most, the items' own included
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self, requests: list[AnswerRequest]) -> None:
+        self._requests = list(requests)
+        self._thread.start()
+        self._started = True
+        asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
+
+    def close(self) -> None:
+        """Cancel what is still in flight (its answer is simply not cached) and stop the loop."""
+        if not self._started:
+            return
+
+        async def cancel_the_rest() -> None:
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self._client is not None:
+                await self._client.aclose()
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel_the_rest(), self._loop).result(timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            self._started = False
+
+    # -- what items call (any thread) --------------------------------------------------------------
+
+    def get(self, request: AnswerRequest) -> Answer:
+        """Block until the answer is there; raises RequestFailed / ServerUnusable with the cause."""
+        while True:
+            completion = self.cache.get(request.key)
+            if completion is not None:
+                return Answer(completion, cached=request.key not in self._asked)
+            self._raise_if_failed(request.key)
+            if not self.cache.holder_alive(request.key):
+                # Nobody alive is asking (not reached yet, or its owner died): ask now, ahead of the walk.
+                if self._try_claim(request.key):
+                    future = asyncio.run_coroutine_threadsafe(self._fetch(request), self._loop)
+                    future.result()
+                    continue
+            time.sleep(POLL_SECONDS)
+
+    def _raise_if_failed(self, key: str) -> None:
+        fatal = self._fatal or self.cache.failure(FATAL_KEY)
+        if fatal:
+            raise ServerUnusable(fatal)
+        reason = self.cache.failure(key)
+        if reason:
+            raise RequestFailed(reason)
+
+    # -- the background loop -----------------------------------------------------------------------
+
+    async def _prefetch(self) -> None:
+        try:
+            self._client = self._client_factory()
+            await asyncio.gather(*(self._fetcher() for _ in range(self.concurrency)))
+        except ServerUnusable as error:
+            self._declare_fatal(str(error))
+        except Exception as error:  # a bug or a broken setup: items must still end, as errors
+            self._declare_fatal(f"the request broker failed: {type(error).__name__}: {error}")
+
+    def _next_unclaimed(self) -> AnswerRequest | None:
+        while self._cursor < len(self._requests) and self._fatal is None:
+            request = self._requests[self._cursor]
+            self._cursor += 1
+            if self.cache.get(request.key) is None and self.cache.failure(request.key) is None \
+                    and self._try_claim(request.key):
+                return request
+        return None
+
+    def _try_claim(self, key: str) -> bool:
+        """Take ``key`` for this process unless this process (or a live other one) already has it."""
+        with self._claim_lock:
+            if key in self._claimed or not self.cache.claim(key):
+                return False
+            self._claimed.add(key)
+            return True
+
+    async def _fetcher(self) -> None:
+        while (request := self._next_unclaimed()) is not None:
+            await self._fetch(request)
+
+    async def _fetch(self, request: AnswerRequest) -> None:
+        if self._client is None:
+            self._client = self._client_factory()
+        self._asked.add(request.key)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        async with self._slots:
+            await self._ask(request)
+
+    async def _ask(self, request: AnswerRequest) -> None:
+        assert self._client is not None
+        self.counters.in_flight += 1
+        try:
+            completion = await self._client.complete(request.prompt)
+        except ServerUnusable as error:
+            self._declare_fatal(str(error))
+        except RequestFailed as error:
+            self.counters.failed += 1
+            self.cache.fail(request.key, f"{request.label}: {error}")
+        else:
+            self.cache.put(request.key, completion)
+            self.counters.done += 1
+        finally:
+            self.counters.in_flight -= 1
+
+    def _declare_fatal(self, reason: str) -> None:
+        if self._fatal is None:
+            self._fatal = reason
+            self.cache.fail(FATAL_KEY, reason)

@@ -1,0 +1,196 @@
+"""Ask an OpenAI-compatible server (vLLM, SGLang, ...) for one completion, surviving its hiccups.
+
+Retries are ours (the SDK's are turned off) so that every fault class is handled in one place:
+429 waits for ``Retry-After``; 5xx, timeouts, dropped connections and malformed bodies back off
+exponentially with full jitter; other 4xx answers are final. An empty completion is an answer.
+Several base URLs share the load round-robin. The API key is never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+MAX_BACKOFF_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.6
+    max_tokens: int = 8192
+
+    def key_fields(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency: float  # seconds for the successful attempt
+    attempts: int
+    endpoint: str  # host:port that answered (never the key)
+    served_model: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "latency": round(self.latency, 4),
+                "attempts": self.attempts, "endpoint": self.endpoint, "served_model": self.served_model}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Completion":
+        return cls(str(data["text"]), data.get("prompt_tokens"), data.get("completion_tokens"),
+                   float(data.get("latency", 0.0)), int(data.get("attempts", 1)),
+                   str(data.get("endpoint", "")), data.get("served_model"))
+
+
+class RequestFailed(Exception):
+    """This request cannot be answered (retries used up, or a final error such as 400)."""
+
+
+class ServerUnusable(RequestFailed):
+    """No request can be answered: unreachable, or refusing us (401/403/404). Stop asking."""
+
+
+@dataclass
+class Counters:
+    """What the progress display and the report show about requests."""
+
+    done: int = 0
+    in_flight: int = 0
+    retried: int = 0
+    failed: int = 0
+    cached: int = 0
+
+
+def endpoint_label(base_url: str) -> str:
+    from urllib.parse import urlparse
+
+    parsed = urlparse(base_url)
+    return f"{parsed.hostname}:{parsed.port}" if parsed.port else str(parsed.hostname)
+
+
+class ChatClient:
+    """One model behind one or more OpenAI-compatible base URLs."""
+
+    def __init__(self, *, base_urls: tuple[str, ...], api_key: str | None, model: str,
+                 sampling: Sampling, timeout: float, retries: int, backoff: float,
+                 counters: Counters | None = None, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        import openai  # heavy: only when a served model is really asked
+
+        self.openai = openai
+        self.model = model
+        self.sampling = sampling
+        self.retries = retries
+        self.backoff = backoff
+        self.counters = counters or Counters()
+        self._sleep = sleep
+        self._clients = [openai.AsyncOpenAI(base_url=url, api_key=api_key or "EMPTY", timeout=timeout,
+                                            max_retries=0) for url in base_urls]
+        self._labels = [endpoint_label(url) for url in base_urls]
+        self._next = itertools.cycle(range(len(self._clients)))
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.close()
+
+    async def served_model_id(self) -> str | None:
+        """The model id the first endpoint reports (part of the cache key: a new checkpoint behind the
+        same name gets new answers)."""
+        try:
+            page = await self._clients[0].models.list()
+        except self.openai.APIConnectionError as error:
+            raise ServerUnusable(f"cannot reach the model server at {self._labels[0]}: "
+                                 f"{_cause(error)}") from None
+        except self.openai.APIStatusError as error:
+            if error.status_code in (401, 403):
+                raise ServerUnusable(f"the model server at {self._labels[0]} refused the API key "
+                                     f"({error.status_code})") from None
+            return None  # some servers do not list models; the name alone then keys the cache
+        ids = [model.id for model in page.data]
+        return self.model if self.model in ids else (ids[0] if ids else None)
+
+    async def complete(self, prompt: str) -> Completion:
+        last_error = "no attempt made"
+        unreachable = True  # every attempt failed to connect: the server is gone, not busy
+        for attempt in range(self.retries + 1):
+            index = next(self._next)
+            started = time.monotonic()
+            try:
+                response = await self._clients[index].chat.completions.create(
+                    model=self.model, messages=[{"role": "user", "content": prompt}],
+                    temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens)
+                return self._completion(response, time.monotonic() - started, attempt + 1, index)
+            except Exception as error:  # classified below; anything unknown is retried
+                wait, last_error = self._classify(error, attempt)
+                unreachable = unreachable and isinstance(error, self.openai.APIConnectionError) and not \
+                    isinstance(error, self.openai.APITimeoutError)
+            if attempt < self.retries:
+                self.counters.retried += 1
+                await self._sleep(wait)
+        if unreachable:
+            raise ServerUnusable(f"cannot reach the model server ({', '.join(self._labels)}) after "
+                                 f"{self.retries + 1} attempts: {last_error}")
+        raise RequestFailed(f"gave up after {self.retries + 1} attempts: {last_error}")
+
+    def _completion(self, response: Any, latency: float, attempts: int, index: int) -> Completion:
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise _Malformed("the response has no choices[0].message")
+        usage = getattr(response, "usage", None)
+        return Completion(text=choices[0].message.content or "",
+                          prompt_tokens=getattr(usage, "prompt_tokens", None),
+                          completion_tokens=getattr(usage, "completion_tokens", None),
+                          latency=latency, attempts=attempts, endpoint=self._labels[index],
+                          served_model=getattr(response, "model", None))
+
+    def _classify(self, error: Exception, attempt: int) -> tuple[float, str]:
+        """How long to wait before the next attempt, and what went wrong; raises when it is final."""
+        openai = self.openai
+        backoff = random.uniform(0, min(MAX_BACKOFF_SECONDS, self.backoff * 2 ** attempt))
+        if isinstance(error, openai.RateLimitError):
+            return _retry_after(error) or backoff, "rate limited (429)"
+        if isinstance(error, openai.APITimeoutError):
+            return backoff, "the request timed out"
+        if isinstance(error, openai.APIConnectionError):
+            return backoff, f"connection failed: {_cause(error)}"
+        if isinstance(error, openai.APIStatusError):
+            status = error.status_code
+            if status >= 500:
+                return backoff, f"server error ({status})"
+            if status in (401, 403, 404):
+                raise ServerUnusable(f"the model server refused the request ({status}): "
+                                     f"{_short(error.message)}") from None
+            raise RequestFailed(f"the model server rejected the request ({status}): "
+                                f"{_short(error.message)}") from None
+        return backoff, f"malformed response: {_short(str(error)) or type(error).__name__}"
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _retry_after(error: Any) -> float | None:
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return min(MAX_BACKOFF_SECONDS, max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _cause(error: BaseException) -> str:
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return _short(str(root) or type(root).__name__)
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
