@@ -40,11 +40,15 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _start_session(config, resolved)
     config.stash[SESSION_KEY] = state
     config.pluginmanager.register(ActiveHooks(state, config), "sebench-active")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(state), "sebench-xdist")
 
 
 def _start_session(config: pytest.Config, resolved: settings_module.Settings) -> "SebenchSession":
     from .data.benchmark import load_benchmark
     from .data.jsonl import DataError
+    from .model.factory import answer_cache_root, answer_source
+    from .prompt.templates import PromptBuilder, TemplateError
     from .report.json_report import check_writable
     from .session import SebenchSession
 
@@ -62,7 +66,32 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
         raise pytest.UsageError(str(error)) from None
     for warning in benchmark.warnings:
         config.issue_config_time_warning(pytest.PytestWarning(f"sebench: {warning}"), stacklevel=2)
-    return SebenchSession.create(resolved, benchmark)
+    try:
+        prompts = PromptBuilder.create(resolved["mode"], resolved["prompt"])
+    except TemplateError as error:
+        raise pytest.UsageError(f"--sebench-prompt (from {resolved.source_of('prompt')}): {error}") from None
+    run_id = _run_id(config)
+    answers = answer_source(resolved, benchmark.library, prompts,
+                            cache_root=answer_cache_root(resolved, _cache_dir(config) / "answers", run_id),
+                            run_id=run_id, workers=_worker_count(config))
+    return SebenchSession.create(resolved, benchmark, answers, run_id)
+
+
+def _run_id(config: pytest.Config) -> str:
+    """One id for the whole run, the same in every xdist worker (claims and scratch folders use it)."""
+    import uuid
+
+    if _is_worker(config):
+        return str(config.workerinput["testrunuid"])  # type: ignore[attr-defined]
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "testrunuid", None) is None:
+        config.option.testrunuid = uuid.uuid4().hex  # xdist hands it to every worker
+    return getattr(config.option, "testrunuid", None) or uuid.uuid4().hex
+
+
+def _worker_count(config: pytest.Config) -> int:
+    if _is_worker(config):
+        return int(config.workerinput.get("workercount", 1))  # type: ignore[attr-defined]
+    return 1
 
 
 def _cache_dir(config: pytest.Config) -> Path:
@@ -102,6 +131,14 @@ class ActiveHooks:
                                                 state=self.state)
         items[:0] = collector.collect()
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The selection is final (after -k/-m): a served model starts asking for exactly these."""
+        from .items import SebenchItem
+
+        if session.config.option.collectonly:
+            return
+        self.state.answers.prepare([item.problem for item in session.items if isinstance(item, SebenchItem)])
+
     @pytest.hookimpl(tryfirst=True)  # before junitxml reads the properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not _is_worker(self.config):  # workers must send the record on, untouched
@@ -112,6 +149,9 @@ class ActiveHooks:
         from .report.json_report import ReportError
 
         if _is_worker(session.config):
+            counters = self.state.answers.counters
+            if counters is not None:  # the controller adds every worker's counts up
+                session.config.workeroutput["sebench_requests"] = counters.to_json()  # type: ignore[attr-defined]
             return
         path = self.state.settings["report"]
         if path is not None:
@@ -130,6 +170,8 @@ class ActiveHooks:
         terminalreporter.write_sep("=", "SE-Bench summary")
         terminalreporter.write(self.state.summary().render(width=writer.fullwidth,
                                                            color=writer.hasmarkup))
+        if self.state.answers.counters is not None:
+            terminalreporter.write_line(self.state.answers.counters.line())
         if _REPORT_ERROR in config.stash:
             terminalreporter.write_line(f"ERROR: {config.stash[_REPORT_ERROR]}", red=True)
         elif self.state.settings["report"] is not None:
@@ -137,6 +179,24 @@ class ActiveHooks:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.state.close()
+        if not _is_worker(config) and self.state.settings["cache"] == "off":
+            import shutil
+
+            from .model.factory import run_scratch
+
+            shutil.rmtree(run_scratch(self.state.run_id), ignore_errors=True)
+
+
+class XdistHooks:
+    """Registered only when pytest-xdist is installed (its hooks are unknown to pytest otherwise)."""
+
+    def __init__(self, state: "SebenchSession") -> None:
+        self.state = state
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        counts = getattr(node, "workeroutput", {}).get("sebench_requests")
+        if counts and self.state.answers.counters is not None:
+            self.state.answers.counters.add(counts)
 
 
 _REPORT_ERROR = pytest.StashKey[str]()

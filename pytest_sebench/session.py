@@ -15,10 +15,11 @@ from .data.benchmark import Benchmark
 from .data.problems import Problem
 from .execution.base import Limits, Sandbox, SandboxUnavailable, create
 from .grade.verdict import Verdict, infrastructure_error, judge
-from .model.answers import AnswerSource, ReferenceModel, RolloutAnswers
+from .model.answers import AnswerSource
 from .model.client import RequestFailed
 from .report.json_report import build_report, write_report
 from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
+from .report.provenance import provenance
 from .report.summary import Summary
 from .settings import Settings
 
@@ -29,16 +30,17 @@ class SebenchSession:
     benchmark: Benchmark
     answers: AnswerSource
     limits: Limits
+    run_id: str
     sandbox_name: str = "local"
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
 
     @classmethod
-    def create(cls, settings: Settings, benchmark: Benchmark) -> "SebenchSession":
-        answers: AnswerSource = RolloutAnswers() if settings["rollouts"] else ReferenceModel(benchmark.library)
+    def create(cls, settings: Settings, benchmark: Benchmark, answers: AnswerSource,
+               run_id: str) -> "SebenchSession":
         limits = Limits(timeout_seconds=settings["timeout"], memory_bytes=settings["memory"],
                         output_bytes=settings["output_limit"])
-        return cls(settings, benchmark, answers, limits)
+        return cls(settings, benchmark, answers, limits, run_id)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -106,7 +108,14 @@ class SebenchSession:
                                     library=self.benchmark.library.name)
 
     def write_report(self, path: Path) -> None:
-        write_report(path, build_report(self.summary(), self.ordered_records()))
+        report = build_report(self.summary(), self.ordered_records())
+        report["provenance"] = provenance(
+            problems=self.benchmark.problems, data_source=self.benchmark.data_source,
+            splits=sorted({problem.split for problem in self.benchmark.problems}),
+            model=self.answers.describe(), sandbox=self.sandbox_name)
+        if self.answers.counters is not None:
+            report["requests"] = self.answers.counters.to_json()
+        write_report(path, report)
 
     def close(self) -> None:
         self.answers.close()

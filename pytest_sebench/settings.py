@@ -40,6 +40,45 @@ def _positive_number(raw: str) -> float:
     return value
 
 
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingError(f"expected a whole number of at least {minimum}") from None
+        if value < minimum:
+            raise SettingError(f"expected a whole number of at least {minimum}")
+        return value
+    return parse
+
+
+def _temperature(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError("expected a number from 0 to 2") from None
+    if not 0 <= value <= 2:
+        raise SettingError("expected a number from 0 to 2")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.strip() not in choices:
+            raise SettingError(f"expected one of {', '.join(choices)}")
+        return raw.strip()
+    return parse
+
+
+def _url_list(raw: str) -> tuple[str, ...]:
+    urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    bad = [url for url in urls if not url.startswith(("http://", "https://"))]
+    if not urls or bad:
+        raise SettingError("expected one or more http(s):// base URLs, comma separated "
+                           "(e.g. http://gpu1:8000/v1)")
+    return urls
+
+
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024**2, "mb": 1024**2,
                "mib": 1024**2, "g": 1024**3, "gb": 1024**3, "gib": 1024**3}
 
@@ -128,7 +167,35 @@ OPTIONS: tuple[Option, ...] = (
     Option("report", "write a JSON report here at the end of the session", _text, metavar="PATH"),
     Option("python", "interpreter the local sandbox runs answers with (needs NumPy; default: the one "
            "running pytest)", _text, metavar="PATH"),
+    # -- asking a served model ------------------------------------------------------------------
+    Option("base-url", "OpenAI-compatible endpoint(s), comma separated; they share the load "
+           "(default: OPENAI_BASE_URL, else http://localhost:8000/v1)", _url_list, metavar="URL[,URL]"),
+    Option("api-key", "API key for the endpoints (default: OPENAI_API_KEY); never printed or stored",
+           _text, metavar="KEY"),
+    Option("model-revision", "checkpoint step or hash: part of the answer cache key, so two "
+           "checkpoints served under one name never share answers", _text, metavar="REV"),
+    Option("mode", "closed (the benchmark: no docs), open (docs of the problem's functions) or full "
+           "(all docs)", _choice("closed", "open", "full"), "closed", "MODE"),
+    Option("prompt", "prompt template file with {query} {example} {signature} {docs} {library}",
+           _text, metavar="FILE"),
+    Option("samples", "answers per problem (K)", _count(1), 1, "K"),
+    Option("temperature", "sampling temperature", _temperature, 0.6, "T"),
+    Option("max-tokens", "completion token limit", _count(1), 8192, "N"),
+    Option("concurrency", "requests in flight for the whole run (all xdist workers together)",
+           _count(1), 32, "C"),
+    Option("request-timeout", "seconds before one request is abandoned (then retried)",
+           _positive_number, 600.0, "SECONDS"),
+    Option("retries", "retries per request after a rate limit, server error, timeout, dropped "
+           "connection or malformed body", _count(0), 5, "N"),
+    Option("backoff", "first retry delay in seconds; doubles each retry, with jitter",
+           _positive_number, 1.0, "SECONDS"),
+    Option("cache", "answer cache folder, or 'off' (default: inside pytest's cache; --cache-clear "
+           "empties it)", _text, metavar="DIR|off"),
 )
+
+# Conventional variables of the openai SDK, read after ours (an explicit SEBENCH_* wins).
+FALLBACK_ENV = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
+DEFAULT_BASE_URL = "http://localhost:8000/v1"
 
 
 @dataclass(frozen=True)
@@ -179,15 +246,20 @@ def resolve(config: pytest.Config) -> Settings:
     for option in OPTIONS:
         key = option.name.replace("-", "_")
         raw, source = _raw_value(config, option)
+        if raw is None and os.environ.get(FALLBACK_ENV.get(key, "")):
+            raw, source = os.environ[FALLBACK_ENV[key]], f"environment variable {FALLBACK_ENV[key]}"
         if raw is None:
             values[key] = option.default
             continue
         try:
             values[key] = option.parse(raw)
         except SettingError as error:
-            raise pytest.UsageError(f"invalid value {raw!r} for {option.flag} (from {source}): {error}")
+            shown = "(hidden)" if option.name == "api-key" else repr(raw)
+            raise pytest.UsageError(f"invalid value {shown} for {option.flag} (from {source}): {error}")
         sources[key] = source
         explicit.add(key)
+    if values["base_url"] is None:
+        values["base_url"] = (DEFAULT_BASE_URL,)
     settings = Settings(values, sources, frozenset(explicit))
     _check_combinations(settings)
     return settings
@@ -199,9 +271,5 @@ def _check_combinations(settings: Settings) -> None:
             f"--sebench-model (from {settings.source_of('model')}) and --sebench-rollouts (from "
             f"{settings.source_of('rollouts')}) exclude each other: a rollout file already holds the "
             "answers; pass one of them")
-    model = settings["model"]
-    if model is not None and model != REFERENCE_MODEL:
-        raise pytest.UsageError(
-            f"--sebench-model={model} (from {settings.source_of('model')}): served models are not "
-            f"supported yet; use --sebench-model={REFERENCE_MODEL}, or grade existing answers with "
-            "--sebench-rollouts=FILE")
+
+

@@ -131,7 +131,7 @@ def test_without_library(balance, library, name):
 def test_without_library_when_there_is_no_python_block(balance, library, response):
     verdict = judge(balance, response, library, Unreachable())
     assert verdict.category == WITHOUT_LIBRARY and verdict.code == "", verdict
-    assert verdict.reason == "the code does not define running_balance()"
+    assert verdict.reason == "the answer has no fenced Python block"
 
 
 NUMPY_ROUTES = {

@@ -31,6 +31,19 @@ VALID: dict[str, tuple[str, Any]] = {
     "output-limit": ("64k", 64 * 1024),
     "report": ("out/report.json", "out/report.json"),
     "python": ("/usr/bin/python3", "/usr/bin/python3"),
+    "base-url": ("http://gpu1:8000/v1, http://gpu1:8001/v1/", ("http://gpu1:8000/v1", "http://gpu1:8001/v1")),
+    "api-key": ("sk-test", "sk-test"),
+    "model-revision": ("step-1200", "step-1200"),
+    "mode": ("open", "open"),
+    "prompt": ("prompts/paper.txt", "prompts/paper.txt"),
+    "samples": ("5", 5),
+    "temperature": ("0", 0.0),
+    "max-tokens": ("1024", 1024),
+    "concurrency": ("64", 64),
+    "request-timeout": ("30", 30.0),
+    "retries": ("0", 0),
+    "backoff": ("0.5", 0.5),
+    "cache": ("off", "off"),
 }
 
 
@@ -39,6 +52,8 @@ def no_sebench_environment(monkeypatch):
     """The outer environment must not leak into the runs under test."""
     for option in OPTIONS:
         monkeypatch.delenv(option.env_var, raising=False)
+    for name in settings.FALLBACK_ENV.values():
+        monkeypatch.delenv(name, raising=False)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
@@ -303,12 +318,25 @@ def test_bad_value_is_reported_even_when_inactive(pytester):
     assert_usage_error(run(pytester), "--sebench-timeout", "from ini key sebench_timeout")
 
 
-@pytest.mark.parametrize("where", ["cli", "env"])
-def test_served_model_is_not_supported_yet(pytester, fixture_data, monkeypatch, where):
-    args, source = _set(pytester, monkeypatch, where, "model", "my-finetune")
-    result = run(pytester, f"--sebench-data={fixture_data}", *args)
-    assert_usage_error(result, "--sebench-model=my-finetune", source, "not supported yet",
-                       "--sebench-model=reference", "--sebench-rollouts=FILE")
+def test_openai_variables_are_the_fallback(monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://from-openai:1/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    resolved = resolve(FakeConfig())  # type: ignore[arg-type]
+    assert resolved["base_url"] == ("http://from-openai:1/v1",) and resolved["api_key"] == "sk-openai"
+    assert resolved.source_of("api_key") == "environment variable OPENAI_API_KEY"
+    monkeypatch.setenv("SEBENCH_BASE_URL", "http://ours:2/v1")
+    assert resolve(FakeConfig())["base_url"] == ("http://ours:2/v1",)  # type: ignore[arg-type]
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("SEBENCH_BASE_URL")
+    assert resolve(FakeConfig())["base_url"] == (settings.DEFAULT_BASE_URL,)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name, raw", [("base-url", "gpu1:8000"), ("samples", "0"), ("mode", "half"),
+                                       ("temperature", "3"), ("retries", "-1"), ("concurrency", "many")])
+def test_bad_served_model_settings(name, raw):
+    option = next(option for option in OPTIONS if option.name == name)
+    with pytest.raises(pytest.UsageError, match=f"invalid value '{raw}' for --sebench-{name}"):
+        resolve(FakeConfig(cli={option.dest: raw}))  # type: ignore[arg-type]
 
 
 def test_model_and_rollouts_exclude_each_other(pytester, fixture_data, monkeypatch):

@@ -81,6 +81,8 @@ def runnable_code(code: str, library: Library) -> str:
 
 def judge(problem: Problem, response: str, library: Library, sandbox: Sandbox) -> Verdict:
     code = extract_code(response)
+    if not code.strip():
+        return Verdict(WITHOUT_LIBRARY, "the answer has no fenced Python block", code)
     program = runnable_code(code, library)
     findings = analyse(program, library.name, problem.entry_point, library.array_constructor)
     if findings.library_problem is not None:

@@ -16,18 +16,22 @@ from .reference import reference_response
 class AnswerSource(Protocol):
     label: str  # names the model in summaries and reports
     samples: int  # answers per problem
+    counters: Any  # model.client.Counters for a served model, else None
 
     def prepare(self, problems: Sequence[Problem]) -> None: ...
 
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]: ...
 
+    def describe(self) -> dict[str, Any]: ...
+
     def close(self) -> None: ...
 
 
 class _Instant:
-    """Sources that answer from what they already hold: nothing to prepare or release."""
+    """Sources that answer from what they already hold: nothing to prepare, count or release."""
 
     samples = 1
+    counters = None
 
     def prepare(self, problems: Sequence[Problem]) -> None:
         pass
@@ -46,6 +50,9 @@ class ReferenceModel(_Instant):
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         return reference_response(problem, self.library), {}
 
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.label, "samples": self.samples}
+
 
 class RolloutAnswers(_Instant):
     label = "rollouts"
@@ -54,3 +61,6 @@ class RolloutAnswers(_Instant):
         if problem.response is None:
             raise ValueError(f"{problem.where}: a rollout line without a response")
         return problem.response, {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.label, "samples": self.samples}

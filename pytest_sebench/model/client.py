@@ -59,13 +59,28 @@ class ServerUnusable(RequestFailed):
 
 @dataclass
 class Counters:
-    """What the progress display and the report show about requests."""
+    """What the summary shows about requests (summed over xdist workers)."""
 
     done: int = 0
     in_flight: int = 0
     retried: int = 0
     failed: int = 0
-    cached: int = 0
+    cached: int = 0  # answers an item used that this process did not ask for
+
+    def add(self, other: dict[str, int]) -> None:
+        """Add another process's ``to_json()``."""
+        self.done += int(other.get("answered", 0))
+        self.retried += int(other.get("retried", 0))
+        self.failed += int(other.get("failed", 0))
+        self.cached += int(other.get("cached", 0))
+
+    def to_json(self) -> dict[str, int]:
+        return {"answered": self.done, "retried": self.retried, "failed": self.failed,
+                "cached": self.cached}
+
+    def line(self) -> str:
+        return (f"requests: {self.done} answered, {self.retried} retried, {self.failed} failed; "
+                f"{self.cached} answers taken from the cache or another worker")
 
 
 def endpoint_label(base_url: str) -> str:

@@ -12,7 +12,7 @@ from ..data.problems import Problem
 from ..prompt.templates import PromptBuilder
 from .broker import AnswerBroker, AnswerRequest
 from .cache import AnswerCache, answer_key
-from .client import ChatClient, Counters, Sampling, ServerUnusable
+from .client import ChatClient, Counters, Sampling, ServerUnusable, endpoint_label
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,24 @@ class ServedModel:
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         answer = self._broker.get(self.request(problem, sample))
         completion = answer.completion
-        return completion.text, {"prompt_tokens": completion.prompt_tokens,
+        self.counters.cached += answer.cached
+        return completion.text, {"served_model": completion.served_model,
+                                 "prompt_tokens": completion.prompt_tokens,
                                  "completion_tokens": completion.completion_tokens,
                                  "latency": round(completion.latency, 4), "attempts": completion.attempts,
                                  "cached": answer.cached}
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        if self._served_model is None:  # the xdist controller never prepared: ask once for the record
+            try:
+                self._served_model = self._identify()
+            except ServerUnusable:
+                pass
+        return {"name": s.model, "revision": s.revision, "served_model": self._served_model,
+                "endpoints": [endpoint_label(url) for url in s.base_urls], "mode": self.prompts.mode,
+                "prompt": self.prompts.source, "prompt_hash": self.prompts.fingerprint,
+                "samples": s.samples, **s.sampling.key_fields()}
 
     def close(self) -> None:
         self._broker.close()

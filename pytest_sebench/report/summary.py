@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -11,12 +12,22 @@ from ..grade.verdict import CATEGORIES, CORRECT, ERROR
 OVERALL = "overall"
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of pass@k from n samples of which c are correct (Chen et al., 2021):
+    1 - C(n-c, k) / C(n, k). With k > n it is undefined; we use k = n then."""
+    k = min(k, n)
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 @dataclass
 class SplitStats:
     items: int = 0
     samples: int = 0
     solved: float = 0.0  # sum over items of the item's pass rate (mean@k numerator)
     categories: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
+    counts: list[tuple[int, int]] = field(default_factory=list)  # (samples, correct) per item
 
     def add(self, record: dict[str, Any]) -> None:
         samples = record.get("samples") or [{"category": ERROR}]
@@ -25,6 +36,7 @@ class SplitStats:
         passed = sum(1 for sample in samples if sample.get("category") == CORRECT)
         # An infrastructure error is never a pass: a broken sandbox cannot raise a score.
         self.solved += passed / len(samples)
+        self.counts.append((len(samples), passed))
         for sample in samples:
             category = sample.get("category", ERROR)
             self.categories[category if category in self.categories else ERROR] += 1
@@ -37,8 +49,22 @@ class SplitStats:
     def errors(self) -> int:
         return self.categories[ERROR]
 
+    @property
+    def k(self) -> int:
+        """Samples per item (the smallest, should a run mix them)."""
+        return min((n for n, _ in self.counts), default=1)
+
+    def pass_at(self, k: int) -> float:
+        if not self.counts:
+            return 0.0
+        return sum(pass_at_k(n, c, k) for n, c in self.counts) / len(self.counts)
+
     def to_json(self) -> dict[str, Any]:
-        return {"items": self.items, "samples": self.samples, "accuracy": round(self.accuracy, 6),
+        # accuracy is mean@k (the mean over items of the fraction of correct samples: the paper's
+        # Table 2 figure); pass@1 equals it, pass@k is the unbiased estimator at k = K.
+        return {"items": self.items, "samples": self.samples, "k": self.k,
+                "accuracy": round(self.accuracy, 6), "mean_at_k": round(self.accuracy, 6),
+                "pass_at_1": round(self.pass_at(1), 6), "pass_at_k": round(self.pass_at(self.k), 6),
                 "errors": self.errors, "categories": dict(self.categories)}
 
 
@@ -76,8 +102,14 @@ class Summary:
         for name, _ in columns:
             table.add_column(name, justify="right")
         table.add_row("items", *(str(stats.items) for _, stats in columns))
-        table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns),
-                      end_section=True)
+        k = self.overall.k
+        if k > 1:
+            table.add_row(f"mean@{k}", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns))
+            table.add_row(f"pass@{k}", *(f"{100 * stats.pass_at(k):.1f}%" for _, stats in columns),
+                          end_section=True)
+        else:
+            table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns),
+                          end_section=True)
         for category in CATEGORIES:
             table.add_row(category, *(str(stats.categories[category]) for _, stats in columns))
         buffer = io.StringIO()

@@ -1,0 +1,55 @@
+"""What a report was made from, so a later run can tell whether it is comparable."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import platform
+import subprocess
+from typing import Any, Sequence
+
+from .. import __version__
+from ..data.problems import Problem
+
+
+def problems_fingerprint(problems: Sequence[Problem]) -> str:
+    """Changes when any problem, case input or label changes (not when the folder moves)."""
+    digest = hashlib.sha256()
+    for problem in problems:
+        digest.update(json.dumps([problem.id, problem.query, problem.signature,
+                                  [[case.input, case.expected] for case in problem.cases]]).encode())
+    return digest.hexdigest()[:16]
+
+
+def git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def numpy_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("numpy")
+    except Exception:  # not installed where pytest runs: the sandbox's own interpreter may have it
+        return None
+
+
+def provenance(*, problems: Sequence[Problem], data_source: str, splits: Sequence[str],
+               model: dict[str, Any], sandbox: str) -> dict[str, Any]:
+    return {
+        "plugin_version": __version__,
+        "data": data_source,
+        "dataset_fingerprint": problems_fingerprint(problems),
+        "splits": list(splits),
+        "model": model,
+        "sandbox": sandbox,
+        "numpy": numpy_version(),
+        "python": platform.python_version(),
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+    }

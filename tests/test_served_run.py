@@ -1,0 +1,186 @@
+"""A served model through the whole plugin: real openai SDK, real HTTP, our fake server as the model."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURE_DATA
+from pytest_sebench.data.benchmark import load_benchmark
+from pytest_sebench.model.reference import reference_response
+from pytest_sebench.testing import FakeServer, ServerConfig, table_responder
+
+WORKERS = ["-n0", "-n2"]
+BENCH = load_benchmark(data=str(FIXTURE_DATA), docs=None, splits=("single_test", "multiple_test"),
+                       splits_explicit=False, rollouts=None, cache_dir=Path("."))
+PROBLEMS = len(BENCH.problems)
+WRONG = "```python\nimport qel\ndef f(x):\n    return qel.{}(x)\n```".format(BENCH.library.main["sum"])
+SECRET = "sk-do-not-leak-4242"
+
+
+def correct_answers() -> dict[str, str]:
+    """Each problem's signature line (unique in the prompt) -> its translated reference answer."""
+    return {problem.signature: reference_response(problem, BENCH.library) for problem in BENCH.problems}
+
+
+@pytest.fixture
+def server():
+    with FakeServer(table_responder(correct_answers())) as running:
+        yield running
+
+
+def run(pytester: pytest.Pytester, server: FakeServer, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--sebench-model=ckpt", f"--sebench-base-url={server.base_url}", f"--sebench-data={FIXTURE_DATA}",
+        f"--sebench-api-key={SECRET}", "--sebench-backoff=0.01", *args)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_every_item_answered_once(pytester, server, workers):
+    report = pytester.path / "r.json"
+    result = run(pytester, server, workers, f"--sebench-report={report}")
+    result.assert_outcomes(passed=PROBLEMS)
+    assert server.completion_attempts == PROBLEMS
+    assert len({record.prompt for record in server.requests if record.path.endswith("completions")}) == PROBLEMS
+    text = report.read_text()
+    assert SECRET not in text and SECRET not in result.stdout.str()
+    sample = json.loads(text)["items"][0]["samples"][0]
+    assert sample["answer"]["completion_tokens"] > 0 and sample["answer"]["cached"] is False
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_faults_are_survived(pytester, server, workers):
+    for kind, options in [("rate_limit", {"retry_after": 0}), ("server_error", {}), ("disconnect", {}),
+                          ("malformed", {}), ("bad_shape", {}), ("timeout", {"seconds": 3})]:
+        server.inject(kind, count=2, **options)
+    result = run(pytester, server, workers, "--sebench-request-timeout=1", "--sebench-cache=off")
+    result.assert_outcomes(passed=PROBLEMS)
+    assert server.completion_attempts == PROBLEMS + 12
+    assert server.completions_served == PROBLEMS
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_dead_server_errors_every_item_and_still_reports(pytester, server, workers):
+    server.set_dead(True)
+    report = pytester.path / "r.json"
+    result = run(pytester, server, workers, f"--sebench-report={report}", "--sebench-cache=off")
+    result.assert_outcomes(errors=PROBLEMS)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*infrastructure error*cannot reach the model server*"])
+    summary = json.loads(report.read_text())["summary"]["overall"]
+    assert summary["items"] == PROBLEMS and summary["errors"] == PROBLEMS and summary["accuracy"] == 0
+
+
+def test_empty_completion_is_graded(pytester, server):
+    server.inject("empty", count=PROBLEMS)
+    result = run(pytester, server, "--sebench-cache=off")
+    result.assert_outcomes(failed=PROBLEMS)
+    result.stdout.fnmatch_lines(["*without_zwc*no fenced Python block*"])
+    assert server.completion_attempts == PROBLEMS
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_selection_asks_only_selected_items(pytester, server, workers):
+    result = run(pytester, server, workers, "-k", "0003 or 0007", "--sebench-cache=off")
+    result.assert_outcomes(passed=4, deselected=PROBLEMS - 4 if workers == "-n0" else 0)
+    assert server.completion_attempts == 4
+
+
+def test_concurrency_is_shared_across_workers(pytester):
+    with FakeServer(table_responder(correct_answers()), ServerConfig(latency=0.4)) as server:
+        result = run(pytester, server, "-n2", "--sebench-concurrency=8", "--sebench-cache=off")
+        result.assert_outcomes(passed=PROBLEMS)
+        assert 4 < server.max_in_flight <= 8
+
+
+def test_cache_is_reused_and_revisions_do_not_share(pytester, server):
+    cache, some = pytester.path / "answers", ("-k", "0001 or 0002")  # 4 items keep it quick
+
+    def ask(revision: str) -> pytest.RunResult:
+        return run(pytester, server, *some, f"--sebench-cache={cache}", f"--sebench-model-revision={revision}")
+
+    ask("step-100")
+    assert server.completion_attempts == 4
+    ask("step-100").assert_outcomes(passed=4, deselected=PROBLEMS - 4)
+    assert server.completion_attempts == 4
+    ask("step-200")
+    assert server.completion_attempts == 8
+    server.configure(model_id="another-checkpoint")  # same name, new weights behind the endpoint
+    ask("step-200")
+    assert server.completion_attempts == 12
+    for path in cache.rglob("*"):
+        assert not path.is_file() or SECRET not in path.read_text(errors="ignore")
+
+
+def test_resume_after_kill_sends_only_the_missing_requests(pytester, tmp_path):
+    log, cache = tmp_path / "requests.jsonl", tmp_path / "answers"
+    with FakeServer(table_responder(correct_answers()), ServerConfig(latency=0.5), log_path=log) as server:
+        command = [sys.executable, "-m", "pytest", "--sebench-model=ckpt", f"--sebench-base-url={server.base_url}",
+                   f"--sebench-data={FIXTURE_DATA}", f"--sebench-cache={cache}", "--sebench-concurrency=4",
+                   "-p", "no:cacheprovider", "-q"]
+        process = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while len(list(cache.glob("answers/*/*.json"))) < 8:
+            assert process.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        saved = len(list(cache.glob("answers/*/*.json")))
+        asked_before = server.completion_attempts
+        assert saved < PROBLEMS
+        server.configure(latency=0.0)
+        result = pytester.run(*command[:1], *command[1:])
+        assert result.ret == 0
+        assert server.completion_attempts - asked_before == PROBLEMS - saved
+    assert len(log.read_text().splitlines()) == server.completion_attempts
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_k_samples_metrics(pytester, workers):
+    # every problem: right, wrong, right, wrong, ... by how often the server has seen the prompt
+    answers = {signature: [answer, WRONG] for signature, answer in correct_answers().items()}
+    report = pytester.path / "r.json"
+    with FakeServer(table_responder(answers)) as server:
+        result = run(pytester, server, workers, "--sebench-samples=4", f"--sebench-report={report}",
+                     "--sebench-cache=off")
+        assert server.completion_attempts == 4 * PROBLEMS
+    result.assert_outcomes(passed=PROBLEMS)  # solved in some sample
+    overall = json.loads(report.read_text())["summary"]["overall"]
+    assert overall["k"] == 4 and overall["samples"] == 4 * PROBLEMS
+    assert overall["mean_at_k"] == pytest.approx(0.5) and overall["pass_at_1"] == pytest.approx(0.5)
+    assert overall["pass_at_k"] == 1.0
+    result.stdout.fnmatch_lines(["*mean@4*50.0%*", "*pass@4*100.0%*"])
+
+
+def test_open_book_prompt_carries_the_docs_and_closed_does_not(pytester, server):
+    target = BENCH.problems[0]
+    own_name = BENCH.library.full_name(target.functions[0])
+    run(pytester, server, "-k", "single_test/0000", "--sebench-cache=off")
+    run(pytester, server, "-k", "single_test/0000", "--sebench-cache=off", "--sebench-mode=open")
+    closed, opened = [record.prompt for record in server.requests if record.path.endswith("completions")]
+    assert target.query.strip() in closed and target.signature in closed
+    assert own_name not in closed and f"## {own_name}" in opened
+
+
+def test_prompt_template_file(pytester, server):
+    template = pytester.path / "prompt.txt"
+    template.write_text("LIB={library} SIG={signature}\n{query}\n{example}{docs}")
+    run(pytester, server, "-k", "single_test/0000", "--sebench-cache=off", f"--sebench-prompt={template}")
+    prompt = [r.prompt for r in server.requests if r.path.endswith("completions")][0]
+    assert prompt.startswith(f"LIB=qel SIG={BENCH.problems[0].signature}")
+
+
+def test_bad_prompt_template_is_a_usage_error(pytester, server):
+    template = pytester.path / "prompt.txt"
+    template.write_text("{query} {answer}")
+    result = run(pytester, server, f"--sebench-prompt={template}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--sebench-prompt*{template}: unknown field(s) {{answer}}*"])
+    assert server.completion_attempts == 0
