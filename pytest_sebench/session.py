@@ -13,7 +13,8 @@ from typing import Any
 
 from .data.benchmark import Benchmark
 from .data.problems import Problem
-from .execution.base import Limits, Sandbox, SandboxUnavailable, create
+from .execution.backends import create_backend
+from .execution.base import Limits, Sandbox, SandboxUnavailable
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
 from .model.client import RequestFailed
@@ -40,14 +41,12 @@ class SebenchSession:
                run_id: str) -> "SebenchSession":
         limits = Limits(timeout_seconds=settings["timeout"], memory_bytes=settings["memory"],
                         output_bytes=settings["output_limit"])
-        return cls(settings, benchmark, answers, limits, run_id)
+        return cls(settings, benchmark, answers, limits, run_id, sandbox_name=settings["sandbox"])
 
     @property
     def sandbox(self) -> Sandbox:
         if self._sandbox is None:
-            from .execution import local  # noqa: F401  (registers the backend)
-
-            self._sandbox = create(self.sandbox_name, self.limits, python=self.settings["python"])
+            self._sandbox = create_backend(self.sandbox_name, self.limits, python=self.settings["python"])
         return self._sandbox
 
     # -- grading (wherever items run) -------------------------------------------------------------

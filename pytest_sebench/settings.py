@@ -70,6 +70,13 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _sandbox_choice(raw: str) -> str:
+    value = raw.strip()
+    if value in ("local", "docker") or value.startswith(("http://", "https://")):
+        return value
+    raise SettingError("expected local, docker, or an http(s):// URL of a remote sandbox")
+
+
 def _url_list(raw: str) -> tuple[str, ...]:
     urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     bad = [url for url in urls if not url.startswith(("http://", "https://"))]
@@ -165,6 +172,9 @@ OPTIONS: tuple[Option, ...] = (
            _at_least(4096, "an output limit"),
            1024**2, "SIZE"),
     Option("report", "write a JSON report here at the end of the session", _text, metavar="PATH"),
+    Option("sandbox", "where answers run: local (a warm process on this machine), docker (containers "
+           "of our image), or the URL of a remote sandbox speaking the reference harness's API",
+           _sandbox_choice, "local", "local|docker|URL"),
     Option("python", "interpreter the local sandbox runs answers with (needs NumPy; default: the one "
            "running pytest)", _text, metavar="PATH"),
     # -- asking a served model ------------------------------------------------------------------

@@ -44,6 +44,7 @@ VALID: dict[str, tuple[str, Any]] = {
     "retries": ("0", 0),
     "backoff": ("0.5", 0.5),
     "cache": ("off", "off"),
+    "sandbox": ("docker", "docker"),
 }
 
 

@@ -1,0 +1,12 @@
+"""Every sandbox backend, by the name ``--sebench-sandbox`` gives (a URL names the remote backend)."""
+
+from __future__ import annotations
+
+from .base import Limits, Sandbox, create
+from . import local  # noqa: F401  (registers "local")
+
+
+def create_backend(choice: str, limits: Limits, *, python: str | None = None) -> Sandbox:
+    if choice == "local":
+        return create("local", limits, python=python)
+    return create(choice, limits)
