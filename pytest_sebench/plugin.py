@@ -149,6 +149,7 @@ class ActiveHooks:
         from .report.json_report import ReportError
 
         if _is_worker(session.config):
+            self.state.answers.close()  # waits for requests in flight, so the counts are final
             counters = self.state.answers.counters
             if counters is not None:  # the controller adds every worker's counts up
                 session.config.workeroutput["sebench_requests"] = counters.to_json()  # type: ignore[attr-defined]

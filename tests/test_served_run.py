@@ -184,3 +184,15 @@ def test_bad_prompt_template_is_a_usage_error(pytester, server):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*--sebench-prompt*{template}: unknown field(s) {{answer}}*"])
     assert server.completion_attempts == 0
+
+
+def test_workers_finishing_early_do_not_strand_requests(pytester):
+    # xdist ends a worker as soon as it has no items left; requests it had claimed must still be
+    # answered (it finishes them before it goes) or released to the workers waiting for them.
+    with FakeServer(table_responder(correct_answers()), ServerConfig(latency=0.3)) as server:
+        result = pytester.runpytest_subprocess(
+            "--sebench-model=ckpt", f"--sebench-base-url={server.base_url}", f"--sebench-data={FIXTURE_DATA}",
+            "-n3", "--sebench-samples=2", "--sebench-concurrency=6", "--sebench-cache=off", timeout=240)
+        result.assert_outcomes(passed=PROBLEMS)
+        assert server.completion_attempts == 2 * PROBLEMS
+    result.stdout.fnmatch_lines([f"requests: {2 * PROBLEMS} answered*"])

@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from .cache import AnswerCache
 from .client import ChatClient, Completion, Counters, RequestFailed, ServerUnusable
@@ -53,6 +53,8 @@ class AnswerBroker:
         self._thread = threading.Thread(target=self._loop.run_forever, name="sebench-broker", daemon=True)
         self._fatal: str | None = None
         self._started = False
+        self._stopping = False
+        self._prefetching: Any = None
         self._slots: asyncio.Semaphore | None = None  # C requests at most, the items' own included
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -61,12 +63,18 @@ class AnswerBroker:
         self._requests = list(requests)
         self._thread.start()
         self._started = True
-        asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
+        self._prefetching = asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
 
-    def close(self) -> None:
-        """Cancel what is still in flight (its answer is simply not cached) and stop the loop."""
+    def close(self, grace: float | None = None) -> None:
+        """Stop claiming, let the requests in flight finish (other xdist workers may be waiting for
+        them: xdist ends a worker as soon as it has no items left), then release what is unanswered."""
         if not self._started:
             return
+        self._stopping = True
+        try:
+            self._prefetching.result(timeout=grace)
+        except Exception:  # timed out or failed: what is left is cancelled below
+            pass
 
         async def cancel_the_rest() -> None:
             tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -83,6 +91,9 @@ class AnswerBroker:
             self._thread.join(timeout=10)
             self._loop.close()
             self._started = False
+            for key in self._claimed:
+                if self.cache.get(key) is None:
+                    self.cache.release(key)  # a waiting worker takes it over at once
 
     # -- what items call (any thread) --------------------------------------------------------------
 
@@ -121,7 +132,7 @@ class AnswerBroker:
             self._declare_fatal(f"the request broker failed: {type(error).__name__}: {error}")
 
     def _next_unclaimed(self) -> AnswerRequest | None:
-        while self._cursor < len(self._requests) and self._fatal is None:
+        while self._cursor < len(self._requests) and self._fatal is None and not self._stopping:
             request = self._requests[self._cursor]
             self._cursor += 1
             if self.cache.get(request.key) is None and self.cache.failure(request.key) is None \

@@ -97,6 +97,14 @@ class AnswerCache:
             _write_atomically(path, {"run": self.run_id, "pid": os.getpid()})
             return True
 
+    def release(self, key: str) -> None:
+        """Give up a claim this process holds, so another process may ask instead."""
+        path = self._claim_path(key)
+        with open(path.parent / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.holder(key) == Claim(self.run_id, os.getpid()):
+                path.unlink(missing_ok=True)
+
     def holder(self, key: str) -> Claim | None:
         try:
             data = json.loads(self._claim_path(key).read_text(encoding="utf-8"))
