@@ -2,8 +2,8 @@
 
     python benchmarks/grading_throughput.py [--data ../shared/sebench] [--split single_test] [--workers 1]
 
-Each answer runs in a fresh interpreter that imports NumPy and builds the library (the first version
-of the local sandbox); the figure is the baseline the warm sandbox of a later issue must beat.
+Each answer runs in the warm local sandbox (a forked child of a template that imported NumPy and built
+the library once); ``benchmarks/sandbox_cost.py`` sets it against a new interpreter per answer.
 """
 
 from __future__ import annotations

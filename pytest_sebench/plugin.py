@@ -66,6 +66,8 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
         raise pytest.UsageError(str(error)) from None
     for warning in benchmark.warnings:
         config.issue_config_time_warning(pytest.PytestWarning(f"sebench: {warning}"), stacklevel=2)
+    if resolved["sandbox"] == "docker" and not _is_worker(config):
+        _check_docker(resolved)
     try:
         prompts = PromptBuilder.create(resolved["mode"], resolved["prompt"])
     except TemplateError as error:
@@ -75,6 +77,22 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
                             cache_root=answer_cache_root(resolved, _cache_dir(config) / "answers", run_id),
                             run_id=run_id, workers=_worker_count(config))
     return SebenchSession.create(resolved, benchmark, answers, run_id)
+
+
+def _check_docker(resolved: settings_module.Settings) -> None:
+    """No engine or no image: one clear message now, rather than an ERROR per item later."""
+    from .execution.base import SandboxUnavailable
+
+    try:
+        from .execution.docker_backend import check
+    except ImportError:
+        raise pytest.UsageError("--sebench-sandbox=docker needs the docker SDK: pip install "
+                                "'pytest-sebench[docker]'") from None
+    try:
+        check()
+    except SandboxUnavailable as error:
+        raise pytest.UsageError(f"--sebench-sandbox=docker (from {resolved.source_of('sandbox')}): "
+                                f"{error}") from None
 
 
 def _run_id(config: pytest.Config) -> str:

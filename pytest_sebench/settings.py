@@ -276,6 +276,10 @@ def resolve(config: pytest.Config) -> Settings:
 
 
 def _check_combinations(settings: Settings) -> None:
+    if settings["sandbox"].startswith(("http://", "https://")):
+        raise pytest.UsageError(
+            f"--sebench-sandbox={settings['sandbox']} (from {settings.source_of('sandbox')}): remote "
+            "sandboxes are not supported yet; use --sebench-sandbox=local or docker")
     if settings["model"] is not None and settings["rollouts"] is not None:
         raise pytest.UsageError(
             f"--sebench-model (from {settings.source_of('model')}) and --sebench-rollouts (from "

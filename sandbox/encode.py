@@ -78,16 +78,28 @@ def _encode(encoder: _Encoder, value: Any, depth: int) -> Any:
     return _encode_numpy(encoder, value, depth)
 
 
-def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
-    import numpy  # already imported by the library runtime
+_NUMPY_TYPES: tuple[type, type] | None = None  # (ndarray, generic), taken once
 
-    array = _as_ndarray(value, numpy, encoder.array_type)
+
+def numpy_types() -> tuple[type, type]:
+    """NumPy's array and scalar types, looked up once (the template does it before any child)."""
+    global _NUMPY_TYPES
+    if _NUMPY_TYPES is None:
+        import numpy  # already imported by the library runtime
+
+        _NUMPY_TYPES = (numpy.ndarray, numpy.generic)
+    return _NUMPY_TYPES
+
+
+def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
+    ndarray, generic = numpy_types()
+    array = _as_ndarray(value, ndarray, encoder.array_type)
     if array is not None:
         if array.dtype.kind not in "biufcUSb?" or array.dtype.kind == "O":
             return _opaque(value)
         return {"$array": _encode(encoder, array.tolist(), depth + 1), "dtype": str(array.dtype),
                 "shape": list(array.shape)}
-    if isinstance(value, numpy.generic) and type(value).__module__ == "numpy":
+    if isinstance(value, generic) and type(value).__module__ == "numpy":
         return _encode(encoder, value.item(), depth + 1)
     if isinstance(value, tuple) and hasattr(type(value), "_fields"):
         # Named tuples such as NumPy's EigResult: compared as the tuple of their fields.
@@ -96,10 +108,10 @@ def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
     return _opaque(value)
 
 
-def _as_ndarray(value: Any, numpy: Any, array_type: type) -> Any:
+def _as_ndarray(value: Any, ndarray: type, array_type: type) -> Any:
     """The ndarray inside a value the library owns (its array type or a plain ndarray), else None."""
-    if type(value) is numpy.ndarray:
+    if type(value) is ndarray:
         return value
     if type(value) is array_type:
-        return numpy.asarray(value)
+        return value.__array__()  # the array type's own conversion
     return None

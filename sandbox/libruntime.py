@@ -79,13 +79,13 @@ def build_library(name: str, linalg_name: str, main: dict[str, str],
     module = _new_module(name)
     module.__all__ = list(main_functions)  # star-imports bring the functions only, as in the original
     setattr(module, type_name, array_type)
-    for own, function in main_functions.items():
-        setattr(module, own, _main_function(own, name, function, wrap, unwrap))
+    for own in main_functions:
+        setattr(module, own, _main_function(own, name, numpy, main[own], wrap, unwrap))
 
     submodule = _new_module(f"{name}.{linalg_name}")
     submodule.__all__ = list(linalg_functions)
-    for own, function in linalg_functions.items():
-        setattr(submodule, own, _linalg_function(own, submodule.__name__, function))
+    for own in linalg_functions:
+        setattr(submodule, own, _linalg_function(own, submodule.__name__, numpy.linalg, linalg[own]))
     setattr(module, linalg_name, submodule)
     return module, skipped
 
@@ -166,21 +166,25 @@ def _rename(function: Callable[..., Any], own: str, module_name: str,
     return function
 
 
-def _main_function(own: str, library: str, numpy_function: Callable[..., Any],
+# The functions below look their NumPy function up by name at each call rather than holding it: what
+# an answer can dig out of their closures is then a NumPy module, whose use the sandbox's guard sees
+# (sandbox/guard.py), never a bare NumPy function.
+
+def _main_function(own: str, library: str, namespace: types.ModuleType, numpy_name: str,
                    wrap: Callable[[Any], Any], unwrap: Callable[[Any], Any]) -> Callable[..., Any]:
     # Only top-level arguments are unwrapped: NumPy converts arrays nested in lists by __array__.
     def call(*args: Any, **kwargs: Any) -> Any:
         plain_args = [unwrap(value) for value in args]
         plain_kwargs = {key: unwrap(value) for key, value in kwargs.items()}
-        return wrap(numpy_function(*plain_args, **plain_kwargs))
+        return wrap(getattr(namespace, numpy_name)(*plain_args, **plain_kwargs))
     return _rename(call, own, library)
 
 
-def _linalg_function(own: str, module_name: str, numpy_function: Callable[..., Any]) -> Callable[..., Any]:
+def _linalg_function(own: str, module_name: str, namespace: types.ModuleType, numpy_name: str) -> Callable[..., Any]:
     # No unwrapping (NumPy accepts the array through __array__) and no wrapping: answers get plain
     # ndarrays and NumPy's result tuples, as from the original package.
     def call(*args: Any, **kwargs: Any) -> Any:
-        return numpy_function(*args, **kwargs)
+        return getattr(namespace, numpy_name)(*args, **kwargs)
     return _rename(call, own, module_name)
 
 
@@ -189,6 +193,10 @@ def _make_array_type(library: str, np: Any,
     """The library's array class, and the wrap/unwrap helpers its functions use."""
     type_name = array_type_name(library)
     array_type: type  # assigned below; the closures only run after that
+    # Taken once: the array's methods run on every element access, and a look-up on the NumPy
+    # module costs a guard check in the sandbox. Array types and constructors give an answer
+    # nothing the library's own constructor does not.
+    ndarray, generic, asarray, copy_array = np.ndarray, np.generic, np.asarray, np.array
 
     def read(array: Any) -> Any:
         return data_slot.__get__(array, array_type)
@@ -198,17 +206,17 @@ def _make_array_type(library: str, np: Any,
 
     def element(value: Any) -> Any:
         """An indexing or iteration result: sub-arrays stay arrays, 0-d values become Python scalars."""
-        if isinstance(value, np.ndarray) and value.ndim > 0:
+        if isinstance(value, ndarray) and value.ndim > 0:
             return array_type(value)
-        if isinstance(value, (np.ndarray, np.generic)):
+        if isinstance(value, (ndarray, generic)):
             return value.item()
         return value  # an element of an object array: already a Python object
 
     def wrap(result: Any) -> Any:
-        if isinstance(result, np.ndarray):
+        if isinstance(result, ndarray):
             return array_type(result)
         # Like the original, only a sequence holding an ndarray directly is rebuilt.
-        if isinstance(result, (list, tuple)) and any(isinstance(item, np.ndarray) for item in result):
+        if isinstance(result, (list, tuple)) and any(isinstance(item, ndarray) for item in result):
             items = [wrap(item) for item in result]
             if isinstance(result, tuple) and hasattr(type(result), "_fields"):
                 return type(result)(*items)  # a named tuple takes its fields positionally
@@ -223,7 +231,7 @@ def _make_array_type(library: str, np: Any,
         return AttributeError(f"{type_name} has no attribute '{name}'")
 
     def __init__(self: Any, data: Any) -> None:
-        data_slot.__set__(self, np.asarray(data))
+        data_slot.__set__(self, asarray(data))
 
     def __getattribute__(self: Any, name: str) -> Any:
         if name in ARRAY_ATTRIBUTES:
@@ -249,7 +257,7 @@ def _make_array_type(library: str, np: Any,
 
     def __array__(self: Any, dtype: Any = None, copy: bool | None = None) -> Any:
         # NumPy 2 passes dtype and copy; without them the stored ndarray itself is returned.
-        return np.array(read(self), dtype=dtype, copy=copy)
+        return copy_array(read(self), dtype=dtype, copy=copy)
 
     def __getitem__(self: Any, key: Any) -> Any:
         return element(read(self)[key])

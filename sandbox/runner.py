@@ -1,10 +1,10 @@
-"""Run one answer on its cases, inside the sandbox process.
+"""Run one answer on its cases, inside the forked child (after ``isolate`` has set up its layers).
 
-Started by the host as ``python -I runner.py RESULT_FD`` with the job (library spec, code, entry point,
-case inputs: never the expected outputs) as JSON on stdin. Reports events as JSON lines on RESULT_FD:
-``ready`` (library built, limits set: the answer's clock starts), ``loaded`` or ``load_error``, one
-``case`` per case (a tagged value or an error), ``done``. What the answer prints goes to stdout/stderr,
-which the host captures and caps. Standard library and NumPy only.
+The child reports to the template over a private pipe, one JSON line per event: ``loaded`` or
+``load_error``, one ``case`` per case (a tagged value or an error), ``done``. The template checks each
+line and relays it to the host; it sends ``ready`` and ``finished`` itself. What the answer prints goes
+to stdout/stderr, which the template captures and caps. The job holds the library spec, the code, the
+entry point and the case inputs: never the expected outputs. Standard library and NumPy only.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import resource
 import sys
 import traceback
 from typing import Any
+
+from encode import encode
 
 ANSWER_FILENAME = "<answer>"
 PRINTED_LIMIT = 65536
@@ -28,15 +29,6 @@ class Channel:
     def send(self, event: str, **fields: Any) -> None:
         self._file.write(json.dumps({"event": event, **fields}, allow_nan=False) + "\n")
         self._file.flush()
-
-
-def _set_limits(limits: dict[str, int]) -> None:
-    """Limits are set after NumPy is imported, so they measure the answer, not our start-up."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
-    cpu = limits["cpu_seconds"]
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -58,35 +50,13 @@ def _printed(value: Any) -> str | None:
     return text if len(text) <= PRINTED_LIMIT else None
 
 
-def _import_siblings() -> tuple[Any, Any]:
-    """Our own modules beside this file; the folder leaves sys.path again before the answer runs."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    sys.path.insert(0, here)
-    try:
-        import encode
-        import libruntime
-    finally:
-        sys.path.remove(here)
-    return libruntime, encode.encode
-
-
 def _array_type(library: Any) -> type:
     return getattr(library, library.__name__.upper() + "Array")
 
 
-def run(job: dict[str, Any], channel: Channel) -> None:
-    import warnings
-
-    libruntime, encode = _import_siblings()
-    spec = job["library"]
-    with warnings.catch_warnings(record=True):  # skipped names are reported in the ready event
-        library, skipped = libruntime.build_library(spec["name"], spec["linalg_name"], spec["main"],
-                                                    spec["linalg"])
-    libruntime.install_library(library)
+def run(job: dict[str, Any], library: Any, channel: Channel) -> None:
+    """``library`` is the module the template built (and the child installed) for ``job``."""
     array_type = _array_type(library)
-    _set_limits(job["limits"])
-    channel.send("ready", skipped=skipped)
-
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     load_error = _load(job["code"], job["entry_point"], namespace)
     if load_error is not None:
@@ -106,7 +76,7 @@ def run(job: dict[str, Any], channel: Channel) -> None:
         except BaseException as exc:
             channel.send("case", index=index, error=_error(exc))
         finally:
-            _flush_output()
+            flush_output()
     channel.send("done")
 
 
@@ -123,7 +93,7 @@ def _load(code: str, entry_point: str, namespace: dict[str, Any]) -> dict[str, s
     return None
 
 
-def _flush_output() -> None:
+def flush_output() -> None:
     """Push what the answer printed to the host's capture files.
 
     Past the output cap a flush raises (File too large) and the unwritten rest stays buffered, so it
@@ -135,17 +105,3 @@ def _flush_output() -> None:
             stream.flush()
         except BaseException:
             pass
-
-
-def main() -> None:
-    channel = Channel(int(sys.argv[1]))
-    job = json.loads(sys.stdin.buffer.read())
-    sys.stdin.close()
-    try:
-        run(job, channel)
-    finally:
-        _flush_output()
-
-
-if __name__ == "__main__":
-    main()

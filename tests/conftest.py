@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
+
+from pytest_sebench.execution.base import Limits, Sandbox
+from pytest_sebench.execution.local import LocalSandbox
 
 pytest_plugins = ["pytester"]
 
@@ -41,3 +46,77 @@ def read_rows(path: Path) -> list[dict]:
 def write_rows(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- sandbox backends under test
+
+@dataclass(frozen=True)
+class SandboxBackend:
+    """A backend the shared sandbox suites (test_hostile.py, test_conformance.py) run against.
+
+    ``make(limits)`` returns a new sandbox (it may call ``pytest.skip`` when the backend cannot run
+    here, e.g. no container engine); ``layers(sandbox)`` says which isolation layers are in force
+    (``network``, ``mounts``, ``user``): hostile answers that need one skip with the reason.
+    """
+
+    name: str
+    make: Callable[[Limits], Sandbox]
+    layers: Callable[[Sandbox], dict]
+
+
+def _local_layers(sandbox: Sandbox) -> dict:
+    return dict(sandbox.hello()["layers"])  # type: ignore[attr-defined]
+
+
+# Add a backend here (e.g. docker) and every shared suite runs against it too.
+sandbox_backends: list[SandboxBackend] = [SandboxBackend("local", lambda limits: LocalSandbox(limits), _local_layers)]
+
+
+def _docker(limits: Limits) -> Sandbox:
+    from test_docker_backend import docker_sandbox  # skips where no Docker engine answers
+
+    return docker_sandbox(limits)
+
+
+def _docker_layers(sandbox: Sandbox) -> dict:
+    from test_docker_backend import docker_layers
+
+    return docker_layers(sandbox)
+
+
+sandbox_backends.append(SandboxBackend("docker", _docker, _docker_layers))
+
+
+class BackendUnderTest:
+    """One backend for one test module: a warm sandbox per limits, closed at the end."""
+
+    def __init__(self, backend: SandboxBackend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self._sandboxes: dict[Limits, Sandbox] = {}
+
+    def sandbox(self, limits: Limits) -> Sandbox:
+        if limits not in self._sandboxes:
+            self._sandboxes[limits] = self.backend.make(limits)
+        return self._sandboxes[limits]
+
+    def require(self, *layers: str) -> None:
+        if not layers:
+            return
+        active = self.backend.layers(self.sandbox(Limits()))
+        missing = [layer for layer in layers if not active.get(layer)]
+        if missing:
+            pytest.skip(f"the {self.name} sandbox lacks the {', '.join(missing)} layer(s) here "
+                        f"({(active.get('missing') or {})})")
+
+    def close(self) -> None:
+        for sandbox in self._sandboxes.values():
+            sandbox.close()
+
+
+@pytest.fixture(scope="module", params=[backend.name for backend in sandbox_backends])
+def backend(request) -> Iterator[BackendUnderTest]:
+    chosen = next(backend for backend in sandbox_backends if backend.name == request.param)
+    under_test = BackendUnderTest(chosen)
+    yield under_test
+    under_test.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import signal
 import time
@@ -15,8 +14,6 @@ from pytest_sebench.data.library import Library, load_library
 from pytest_sebench.data.problems import Case, Problem
 from pytest_sebench.execution.base import Execution, Job, Limits, SandboxUnavailable
 from pytest_sebench.execution.local import LocalSandbox
-from pytest_sebench.grade.compare import values_match
-from pytest_sebench.grade.values import Opaque
 from pytest_sebench.grade.verdict import CORRECT, RESULT_ERROR, judge
 
 MiB = 1024**2
@@ -27,229 +24,24 @@ def library(fixture_data) -> Library:
     return load_library(fixture_data / "api_doc.jsonl")
 
 
+_SANDBOXES: dict[tuple[Limits, str | None], LocalSandbox] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_sandboxes():
+    yield
+    for sandbox in _SANDBOXES.values():
+        sandbox.close()
+    _SANDBOXES.clear()
+
+
 def execute(library: Library, code: str, inputs: tuple[str, ...] = ("",), entry: str = "f",
             limits: Limits = Limits(), python: str | None = None) -> Execution:
+    """Run through a warm sandbox per (limits, python), as a session would."""
     job = Job(library.runtime_spec(), f"import {library.name}\n{code}", entry, tuple(inputs))
-    return LocalSandbox(limits, python=python).execute(job)
-
-
-def same(expected, got) -> bool:
-    """Equal, with exact types (True is not 1), nan equal to nan, and containers compared item by item."""
-    if type(expected) is not type(got):
-        return False
-    if isinstance(expected, float):
-        return (math.isnan(expected) and math.isnan(got)) or expected == got
-    if isinstance(expected, complex):
-        return same(expected.real, got.real) and same(expected.imag, got.imag)
-    if isinstance(expected, (list, tuple)):
-        return len(expected) == len(got) and all(map(same, expected, got))
-    if isinstance(expected, dict):
-        return expected.keys() == got.keys() and all(same(expected[key], got[key]) for key in expected)
-    return expected == got
-
-
-NAN, INF = float("nan"), float("inf")
-# name: (expression in the sandbox, value expected back on the host)
-RETURNS = {
-    "int": ("3", 3),
-    "big_int": ("2 ** 70", 2**70),
-    "float": ("2.5", 2.5),
-    "nan": ("float('nan')", NAN),
-    "inf": ("math.inf", INF),
-    "minus_inf": ("-math.inf", -INF),
-    "complex": ("1 - 2.5j", 1 - 2.5j),
-    "complex_nan_inf": ("complex(math.nan, -math.inf)", complex(NAN, -INF)),
-    "bool": ("True", True),
-    "str": ("'héllo\\nwörld'", "héllo\nwörld"),
-    "none": ("None", None),
-    "list": ("[1, 2.5, 'a', False]", [1, 2.5, "a", False]),
-    "tuple": ("(1, (2, 3))", (1, (2, 3))),
-    "dict": ("{'a': 1, 2: [3], (1, 2): None}", {"a": 1, 2: [3], (1, 2): None}),
-    "nested": ("{'x': [(1, 2.0), {'y': None}], 'z': [[{'w': (math.inf,)}]]}",
-               {"x": [(1, 2.0), {"y": None}], "z": [[{"w": (INF,)}]]}),
-    "array": ("qel.pihirib([1, 2, 3])", [1, 2, 3]),
-    "array_0d": ("qel.pihirib(5.5)", 5.5),
-    "array_2d": ("qel.pihirib([[1, 2], [3, 4]])", [[1, 2], [3, 4]]),
-    "array_float_special": ("qel.pihirib([1.5, math.nan, -math.inf])", [1.5, NAN, -INF]),
-    "array_complex": ("qel.pihirib([1 + 1j, 2])", [1 + 1j, 2 + 0j]),
-    "array_bool": ("qel.pihirib([True, False])", [True, False]),
-    "array_str": ("qel.pihirib(['a', 'bc'])", ["a", "bc"]),
-    "array_empty": ("qel.pihirib([])", []),
-    "array_from_library_call": ("qel.vihalir([1, 2, 3])", [1, 3, 6]),
-    "plain_ndarray": ("numpy.arange(3)", [0, 1, 2]),
-    "transposed": ("qel.pihirib([[1, 2]]).T", [[1], [2]]),
-    "tuple_of_arrays": ("(qel.pihirib([1]), qel.pihirib([[2.5]]))", ([1], [[2.5]])),
-    "numpy_int64": ("numpy.int64(7)", 7),
-    "numpy_float32": ("numpy.float32(1.5)", 1.5),
-    "numpy_float64_nan": ("numpy.float64('nan')", NAN),
-    "numpy_bool": ("numpy.bool_(False)", False),
-    "numpy_complex": ("numpy.complex128(1 + 2j)", 1 + 2j),
-    "numpy_str": ("numpy.str_('s')", "s"),
-    "library_scalar": ("qel.dumim(qel.pihirib([1, 2]))", 3),
-    "library_float_scalar": ("qel.leyeta(qel.pihirib([1, 2]))", 1.5),
-    "named_tuple": ("Point(1, 2.5)", (1, 2.5)),
-    "typed_named_tuple": ("Pair(qel.pihirib([1, 2]), 'b')", ([1, 2], "b")),
-}
-RETURNS_CODE = """
-import collections, math, typing
-import numpy
-Point = collections.namedtuple("Point", "x y")
-class Pair(typing.NamedTuple):
-    first: object
-    second: str
-def f(k):
-    return {%s}[k]()
-""" % ", ".join(f"{name!r}: lambda: {expression}" for name, (expression, _) in RETURNS.items())
-
-
-@pytest.fixture(scope="module")
-def returned(library) -> dict[str, object]:
-    execution = execute(library, RETURNS_CODE, tuple(f"k={name!r}" for name in RETURNS))
-    assert execution.load_error is None and execution.ended is None, execution.stderr
-    return dict(zip(RETURNS, execution.cases))
-
-
-@pytest.mark.parametrize("name", RETURNS)
-def test_return_values_come_back_as_data(returned, name):
-    run = returned[name]
-    assert run is not None and run.ok, run
-    assert same(RETURNS[name][1], run.value), f"{name}: got {run.value!r}"
-
-
-def test_printed_form_is_what_the_value_prints(returned):
-    assert returned["array_2d"].printed == "[[1 2]\n [3 4]]"
-    assert returned["array_float_special"].printed == "[ 1.5  nan -inf]"
-    assert returned["complex"].printed == "(1-2.5j)"
-    assert returned["named_tuple"].printed == "Point(x=1, y=2.5)"
-
-
-OPAQUE_CODE = """
-class AlwaysEqual:
-    def __eq__(self, other): return True
-    def __ne__(self, other): return False
-    __hash__ = object.__hash__
-    def __repr__(self): return "3"
-class EqualFloat(float):
-    def __eq__(self, other): return True
-class BadRepr:
-    def __repr__(self): raise RuntimeError("no repr")
-def f(k):
-    return {"object": AlwaysEqual(), "float_subclass": EqualFloat(3.0), "bad_repr": BadRepr(),
-            "inside_list": [AlwaysEqual()]}[k]
-"""
-
-
-@pytest.mark.parametrize("kind", ["object", "float_subclass", "bad_repr", "inside_list"])
-def test_object_with_custom_eq_comes_back_opaque_and_equals_nothing(library, kind):
-    execution = execute(library, OPAQUE_CODE, (f"k={kind!r}",))
-    run = execution.cases[0]
-    assert run is not None and run.ok, execution
-    opaque = run.value[0] if kind == "inside_list" else run.value
-    assert isinstance(opaque, Opaque)
-    for expected in (3, 3.0, "3", None, True, [3], (), {}, NAN, [[3]], "AlwaysEqual()"):
-        assert not values_match(expected, run.value), expected
-        assert opaque != expected
-
-
-def test_exceptions_are_per_case_with_type_and_message(library):
-    code = """
-class Odd(Exception):
-    def __str__(self): raise ValueError("no message")
-def f(x):
-    if x == 1: raise ValueError("bad one")
-    if x == 2: return 1 / 0
-    if x == 3: raise Odd()
-    return x * 10
-"""
-    execution = execute(library, code, ("x=0", "x=1", "x=2", "x=3", "x=4"))
-    assert execution.load_error is None and execution.ended is None
-    values = [run.value if run.ok else None for run in execution.cases]
-    assert values == [0, None, None, None, 40]
-    errors = [(run.error.type, run.error.message) for run in execution.cases if not run.ok]
-    assert errors == [("ValueError", "bad one"), ("ZeroDivisionError", "division by zero"),
-                      ("Odd", "<message unavailable>")]
-    assert '"<answer>", line 6, in f' in execution.cases[1].error.where  # the answer's own line
-
-
-@pytest.mark.parametrize("statement, error_type, message", [
-    ("raise RuntimeError('at import')", "RuntimeError", "at import"),
-    ("value = undefined_name", "NameError", "name 'undefined_name' is not defined"),
-    ("{}['boom']", "KeyError", "'boom'"),  # not to be mistaken for a missing entry function
-    ("import sys; sys.exit(2)", "SystemExit", "2"),
-])
-def test_error_at_module_level_is_a_load_error(library, statement, error_type, message):
-    execution = execute(library, f"{statement}\ndef f(x):\n    return x\n", ("x=1", "x=2"))
-    assert execution.load_error is not None
-    assert (execution.load_error.type, execution.load_error.message) == (error_type, message)
-    assert execution.cases == (None, None)
-    assert execution.ended is None  # the runner finished normally; nothing was killed
-    assert execution.case_failure(0) == execution.case_failure(1) == execution.load_error
-
-
-@pytest.mark.parametrize("code, error_type", [
-    ("def g(x):\n    return x\n", "NameError"),
-    ("f = 3\n", "TypeError"),
-])
-def test_missing_entry_function(library, code, error_type):
-    execution = execute(library, code, ("x=1",))
-    assert execution.load_error is not None and execution.load_error.type == error_type
-    assert "f" in execution.load_error.message
-    assert execution.cases == (None,)
-
-
-def test_timeout_ends_unfinished_cases_and_keeps_finished_ones(library):
-    code = "import time\ndef f(x):\n    while x:\n        pass\n    return 7\n"
-    execution = execute(library, code, ("x=0", "x=1", "x=0"), limits=Limits(timeout_seconds=1))
-    assert execution.cases[0] is not None and execution.cases[0].value == 7
-    assert execution.cases[1:] == (None, None)
-    assert execution.ended is not None and execution.ended.type == "Timeout"
-    assert execution.case_failure(1).type == execution.case_failure(2).type == "Timeout"
-
-
-def test_timeout_at_module_level(library):
-    execution = execute(library, "import time\ntime.sleep(60)\ndef f():\n    return 1\n",
-                        limits=Limits(timeout_seconds=1))
-    assert execution.cases == (None,) and execution.load_error is None
-    assert execution.case_failure(0).type == "Timeout"
-
-
-@pytest.mark.parametrize("bomb", [
-    "blob = bytearray(1024 ** 3)",  # one GiB at once
-    "blob = [bytearray(64 * 1024 ** 2) for _ in range(16)]",  # a GiB in touched pieces
-    "blob = qel.sevuro((1024 ** 3) // 8)",  # a GiB of float ones through the library
-])
-def test_memory_bomb_hits_the_memory_limit(library, bomb):
-    code = f"def f(x):\n    if x:\n        {bomb}\n        return len(blob)\n    return 1\n"
-    execution = execute(library, code, ("x=1", "x=0"),
-                        limits=Limits(memory_bytes=512 * MiB, timeout_seconds=30))
-    first = execution.cases[0]
-    if first is not None:
-        assert first.error is not None and first.error.type == "MemoryError", first
-        assert execution.cases[1] is not None and execution.cases[1].value == 1  # the next case runs
-    else:
-        assert execution.ended is not None and execution.ended.type == "Killed", execution.ended
-
-
-@pytest.mark.parametrize("noise, stopped", [
-    ("while True:\n            print('x' * 1000)", True),
-    ("import sys\n        while True:\n            sys.stderr.write('y' * 1000)", True),
-    ("open('big.txt', 'w').write('z' * 200_000)", True),
-    ("print('x' * 99_990)\n        print('y' * 20)", False),  # over the cap only when the runner flushes
-    ("import sys\n        sys.stdout = None", False),  # not output, but it must not break the runner either
-])
-def test_output_cap_stops_the_answer_not_the_runner(library, noise, stopped):
-    limit = 100_000
-    code = f"def f(x):\n    if x:\n        {noise}\n    return 5\n"
-    execution = execute(library, code, ("x=0", "x=1", "x=0"), limits=Limits(output_bytes=limit))
-    assert execution.ended is None, execution.stderr
-    assert execution.cases[0].value == 5 and execution.cases[2].value == 5  # the cases around it still run
-    noisy = execution.cases[1]
-    if stopped:
-        assert noisy.error is not None and noisy.error.type == "OSError", noisy
-        assert "File too large" in noisy.error.message
-    else:
-        assert noisy.value == 5, noisy
-    assert len(execution.stdout) <= limit and len(execution.stderr) <= limit
+    if python is not None:
+        return LocalSandbox(limits, python=python).execute(job)
+    return _sandbox(limits).execute(job)
 
 
 def test_environment_has_no_secrets(library, monkeypatch):
@@ -309,17 +101,22 @@ def _gone(pid: int, seconds: float = 10.0) -> bool:
 CHILDREN = {
     "subprocess": "import subprocess\n    pid = subprocess.Popen(['sleep', '60']).pid",
     "fork": "import os, time\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)",
+    # Out of the answer's process group: only the uid layer (or a PID namespace) reaches these.
+    "subprocess_new_session": "import subprocess\n    pid = subprocess.Popen(['sleep', '60'], start_new_session=True).pid",
+    "fork_setsid": ("import os, time\n    pid = os.fork()\n    if pid == 0:\n        os.setsid()\n"
+                    "        time.sleep(60)\n        os._exit(0)"),
 }
 
 
 @pytest.mark.parametrize("then", ["return", "hang"])
 @pytest.mark.parametrize("start", CHILDREN)
-def test_child_process_does_not_outlive_the_execution(library, tmp_path, start, then):
-    pid_file = tmp_path / "pid"
-    code = (f"def f(pid_file):\n    {CHILDREN[start]}\n    open(pid_file, 'w').write(str(pid))\n"
+def test_child_process_does_not_outlive_the_execution(library, start, then):
+    if start in ("subprocess_new_session", "fork_setsid") and not layer_active(library, "user"):
+        pytest.skip("needs the per-answer uid layer (root on Linux)")
+    code = (f"def f():\n    {CHILDREN[start]}\n    print('pid', pid, flush=True)\n"
             f"    while {then == 'hang'}:\n        pass\n    return pid\n")
-    execution = execute(library, code, (f"pid_file={str(pid_file)!r}",), limits=Limits(timeout_seconds=2))
-    pid = int(pid_file.read_text())
+    execution = execute(library, code, limits=Limits(timeout_seconds=2))
+    pid = int(execution.stdout.split()[1])
     try:
         assert _gone(pid), f"the answer's child {pid} survived the execution"
     finally:
@@ -328,36 +125,50 @@ def test_child_process_does_not_outlive_the_execution(library, tmp_path, start, 
     assert (execution.ended is None) == (then == "return")
 
 
+def layer_active(library: Library, layer: str) -> bool:
+    return bool(_sandbox(Limits()).hello()["layers"].get(layer))
+
+
+def _sandbox(limits: Limits) -> LocalSandbox:
+    sandbox = _SANDBOXES.get((limits, None))
+    if sandbox is None:
+        sandbox = _SANDBOXES[(limits, None)] = LocalSandbox(limits)
+    return sandbox
+
+
 def test_thread_does_not_keep_the_runner_alive(library):
     code = ("import os, threading, time\ndef f():\n    threading.Thread(target=time.sleep, args=(60,)).start()\n"
             "    return os.getpid()\n")
     execution = execute(library, code)
     runner = execution.cases[0].value
     assert isinstance(runner, int) and execution.ended is None
-    assert not _alive(runner)  # killed and reaped before execute returned
+    assert _gone(runner, seconds=2.0)  # killed as execute returned, whatever its threads do
 
 
 def test_job_has_no_field_for_expected_outputs():
     assert {field.name for field in dataclasses.fields(Job)} == {"library", "code", "entry_point", "inputs"}
 
 
+# Searches what the sandbox guard lets an answer walk without being flagged: every module's globals
+# (NumPy's excepted) and every frame up the stack with its globals and locals. (The heap through
+# gc.get_objects is a route of its own: tests/hostile grades it numpy.)
 SNOOP = """
-import gc, re, sys
+import inspect, re, sys
 def solve(**arguments):
     qel.dumim(qel.pihirib([0]))
     pattern = re.compile("LBL-" + "[0-9a-f]{12}")
-    places = [vars(sys.modules["__main__"])]
-    frame = sys._getframe()
+    places = [vars(module) for name, module in list(sys.modules.items()) if not name.startswith("nu" + "mpy")]
+    frame = inspect.currentframe()
     while frame is not None:
         places += [frame.f_globals, frame.f_locals]
         frame = frame.f_back
-    for holder in places + gc.get_objects():
-        items = holder.items() if isinstance(holder, dict) else holder if isinstance(holder, (list, tuple)) else ()
-        for item in items:
+    for holder in places:
+        for item in list(holder.items()):
             for text in item if isinstance(item, tuple) else (item,):
-                found = pattern.search(text) if isinstance(text, str) else None
-                if found:
-                    return found.group(0)
+                for piece in text if isinstance(text, (list, tuple)) else (text,):
+                    found = pattern.search(piece) if isinstance(piece, str) else None
+                    if found:
+                        return found.group(0)
     return "nothing found"
 """
 
@@ -370,7 +181,7 @@ def test_answer_cannot_find_the_labels(library, control):
     problem = Problem(id="snoop", split="single_test", row=0, where="test", query="q",
                       cases=tuple(Case(i, e) for i, e in zip(inputs, labels)), entry_point="solve",
                       signature="def solve(**arguments):", functions=("sum",))
-    verdict = judge(problem, f"```python\n{SNOOP}```", library, LocalSandbox(Limits()))
+    verdict = judge(problem, f"```python\n{SNOOP}```", library, _sandbox(Limits()))
     if control:
         assert verdict.category == CORRECT, verdict
     else:

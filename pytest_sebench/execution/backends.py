@@ -9,4 +9,6 @@ from . import local  # noqa: F401  (registers "local")
 def create_backend(choice: str, limits: Limits, *, python: str | None = None) -> Sandbox:
     if choice == "local":
         return create("local", limits, python=python)
+    if choice == "docker":
+        from . import docker_backend  # noqa: F401  (registers "docker"; the docker SDK only when chosen)
     return create(choice, limits)

@@ -26,11 +26,13 @@ class Limits:
     memory_bytes: int = 2 * 1024**3
     output_bytes: int = 1024**2  # what it may print (stdout + stderr each) and write to files
     max_elements: int = 2_000_000  # values in one returned result
-    startup_seconds: float = 60.0  # interpreter + NumPy + library, before the answer's clock starts
+    startup_seconds: float = 60.0  # starting a sandbox (interpreter, NumPy, container), not charged to answers
 
-    def for_runner(self) -> dict[str, int]:
+    def for_template(self) -> dict[str, float]:
+        """The ``limits`` of a job frame (sandbox/PROTOCOL.md)."""
         return {"memory_bytes": self.memory_bytes, "output_bytes": self.output_bytes,
-                "elements": self.max_elements, "cpu_seconds": int(self.timeout_seconds) + 2}
+                "elements": self.max_elements, "cpu_seconds": int(self.timeout_seconds) + 2,
+                "timeout_seconds": self.timeout_seconds}
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Execution:
     stderr: str = ""
     seconds: float = 0.0
     skipped_names: tuple[str, ...] = field(default=())
+    numpy_use: str | None = None  # how the answer reached NumPy at run time (graded ``numpy``)
 
     def case_failure(self, index: int) -> Failure | None:
         """Why case ``index`` has no value, or None when it returned one."""

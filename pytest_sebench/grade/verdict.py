@@ -1,7 +1,7 @@
 """One verdict per answer, in the reference grader's order of categories.
 
 1. ``without_zwc``: the code does not use the library (static check);
-2. ``numpy``: the code reaches NumPy;
+2. ``numpy``: the code reaches NumPy (seen in the code, or by the sandbox while it ran);
 3. ``exe_error``: a case raised, timed out or the process died;
 4. ``result_error``: a value differs from the label;
 5. ``correct``.
@@ -100,6 +100,8 @@ def verdict_from_execution(problem: Problem, code: str, execution: Execution) ->
     failed_to_run = [index for index, case in enumerate(cases) if case.error is not None]
     extra = dict(code=code, cases=cases, seconds=execution.seconds, stderr=execution.stderr[-2000:],
                  skipped_names=execution.skipped_names)
+    if execution.numpy_use is not None:  # decided at run time: whatever the cases returned
+        return Verdict(NUMPY, f"reached NumPy at run time: {execution.numpy_use}", **extra)
     if failed_to_run:
         first = cases[failed_to_run[0]]
         return Verdict(EXE_ERROR, f"{len(failed_to_run)} of {len(cases)} cases raised or did not finish; "

@@ -1,0 +1,92 @@
+"""Per-answer cost of the docker backend against the local one, on the same reference answers.
+
+    python benchmarks/docker_cost.py [--data ../shared/sebench] [--split single_test] [--rounds 3]
+
+Both backends are started and warmed on one answer first (start-up is reported on its own line: it is
+paid once per session and worker, not per answer), then every reference answer of the split is graded
+on each backend in turn, interleaved round by round so that a noisy neighbour hurts both alike. The
+verdicts must agree. Goal (issue 4): docker at most 2x local per answer. Needs a Docker engine and the
+image (.ci/docker-setup.sh).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pytest_sebench.data.benchmark import load_benchmark
+from pytest_sebench.execution.backends import create_backend
+from pytest_sebench.execution.base import Limits, Sandbox
+from pytest_sebench.grade.verdict import judge
+from pytest_sebench.model.answers import ReferenceModel
+
+REPO = Path(__file__).resolve().parents[1]
+BACKENDS = ("local", "docker")
+
+
+def start(name: str, warm_up) -> tuple[Sandbox, float]:
+    started = time.perf_counter()
+    sandbox = create_backend(name, Limits())
+    warm_up(sandbox)
+    return sandbox, time.perf_counter() - started
+
+
+def summary(seconds: list[float]) -> str:
+    return (f"mean {statistics.fmean(seconds) * 1000:6.2f} ms  median {statistics.median(seconds) * 1000:6.2f} ms"
+            f"  p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:6.2f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
+    parser.add_argument("--split", default="single_test")
+    parser.add_argument("--rounds", type=int, default=3, help="times every answer is graded per backend")
+    args = parser.parse_args()
+
+    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
+                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
+    model = ReferenceModel(benchmark.library)
+    work = [(problem, model.respond(problem)[0]) for problem in benchmark.problems]
+
+    def grade(sandbox: Sandbox, index: int) -> str:
+        problem, answer = work[index]
+        return judge(problem, answer, benchmark.library, sandbox).category
+
+    sandboxes: dict[str, Sandbox] = {}
+    startup: dict[str, float] = {}
+    for name in BACKENDS:
+        sandboxes[name], startup[name] = start(name, lambda sandbox: grade(sandbox, 0))
+    seconds: dict[str, list[float]] = {name: [] for name in BACKENDS}
+    verdicts: dict[str, list[str]] = {name: [] for name in BACKENDS}
+    started = time.perf_counter()
+    try:
+        for _ in range(args.rounds):
+            for index in range(len(work)):
+                for name in BACKENDS:
+                    began = time.perf_counter()
+                    verdicts[name].append(grade(sandboxes[name], index))
+                    seconds[name].append(time.perf_counter() - began)
+    finally:
+        for sandbox in sandboxes.values():
+            sandbox.close()
+
+    print(f"data: {benchmark.data_source} [{args.split}], {len(work)} reference answers x {args.rounds} "
+          f"rounds per backend, interleaved; python {sys.version.split()[0]}; "
+          f"{time.perf_counter() - started:.1f} s in all")
+    for name in BACKENDS:
+        print(f"{name:>6}: start-up {startup[name]:5.2f} s   per answer: {summary(seconds[name])}")
+    ratio = statistics.fmean(seconds["docker"]) / statistics.fmean(seconds["local"])
+    median_ratio = statistics.median(seconds["docker"]) / statistics.median(seconds["local"])
+    print(f"docker / local per answer: {ratio:.2f}x mean, {median_ratio:.2f}x median (goal: at most 2x)")
+    differ = [i % len(work) for i, (a, b) in enumerate(zip(verdicts["local"], verdicts["docker"])) if a != b]
+    print(f"verdicts: {'identical' if not differ else f'{len(differ)} differ, rows {sorted(set(differ))}'}; "
+          f"correct {verdicts['docker'].count('correct') // args.rounds}/{len(work)}")
+    return 0 if not differ else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

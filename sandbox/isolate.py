@@ -1,0 +1,381 @@
+"""The isolation layers around one answer, set up by the template (once) and by each child (per answer).
+
+Layers, each used where the OS permits it (``Layers`` records which are active; the host warns when
+one is missing, because then the sandbox is not a security boundary):
+
+- ``network``: the template moves into a new, empty network namespace at start (no interface is up,
+  not even loopback), so no child can reach any host, 127.0.0.1 included. Needs root on Linux.
+- ``mounts``: the template moves into a private mount namespace at start and covers the paths the
+  host asks to hide (home, project, data and caches) with empty read-only tmpfs, keeping the
+  interpreter's own folders visible read-only. Each child then gets its own mount namespace with a
+  fresh /tmp (its working folder lives there), /dev/shm, /var/tmp and an empty /proc: nothing one
+  answer writes is seen by the next one, and /proc/<pid>/environ or /proc/self/mem are out of reach.
+- ``user``: each child drops to its own unprivileged uid/gid (``UID_BASE + pid``), so the process
+  limit (RLIMIT_NPROC) counts only that answer's processes, it cannot signal the template or the host,
+  and every process it leaves behind (also after setsid) is killed with one ``kill(-1)`` from a helper
+  running as that uid. Needs root.
+- Always: own process group, default signal handlers, resource limits (CPU time, address space, file
+  size = output cap, open files, core 0), stdout/stderr in capped memory files, stdin from /dev/null,
+  no other inherited descriptors, an environment without secrets (HOME = the working folder).
+
+Standard library only (ctypes for unshare/mount/prctl on Python 3.11, which lacks os.unshare).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import signal
+import struct
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+UID_BASE = 1_000_000_000  # far above real users and the usual subuid ranges (uids are 32-bit)
+PROCESS_LIMIT = 64  # per answer, with its own uid
+OPEN_FILES = 256
+
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 0x1, 0x2, 0x4, 0x20
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
+_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
+# The system itself: the only top-level folders the answers see (besides the interpreter's own
+# folders, bound back read-only). Everything else (/home, /root, /work, /mnt, /opt, /srv, /tmp, /var,
+# /run, ...) is covered, so data, caches and projects stay hidden wherever they live.
+_SYSTEM = {"/", "/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc", "/dev", "/sys", "/proc"}
+# Shared, writable or socket-holding places replaced for every answer inside its own namespace.
+_FRESH_PER_ANSWER = ("/tmp", "/var/tmp", "/dev/shm")
+_ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
+@dataclass
+class Layers:
+    """Which layers this template could set up, and why the others are missing."""
+
+    network: bool = False
+    mounts: bool = False
+    user: bool = False
+    missing: dict[str, str] = field(default_factory=dict)
+    sweeper: "Sweeper | None" = field(default=None, repr=False)  # set with ``user``
+
+    def describe(self) -> dict[str, Any]:
+        return {"network": self.network, "mounts": self.mounts, "user": self.user, "missing": self.missing}
+
+
+def uid_for(pid: int) -> int:
+    """The uid a child runs as: its own pid (unique among live processes) above UID_BASE."""
+    return UID_BASE + pid
+
+
+class _Libc:
+    def __init__(self) -> None:
+        self.lib = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+    def call(self, name: str, *args: Any) -> None:
+        if getattr(self.lib, name)(*args) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"{name}: {os.strerror(error)}")
+
+    def mount(self, source: str | None, target: str, kind: str | None, flags: int, data: str | None = None) -> None:
+        encode = lambda text: None if text is None else text.encode()  # noqa: E731
+        self.call("mount", encode(source), encode(target), encode(kind), ctypes.c_ulong(flags), encode(data))
+
+
+_LIBC: _Libc | None = None
+
+
+def _libc() -> _Libc:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = _Libc()
+    return _LIBC
+
+
+# --- once, in the template -----------------------------------------------------------------------
+
+def prepare_template(hide: list[str], keep: list[str], wanted: bool = True) -> Layers:
+    """Enter the template's namespaces and hide ``hide`` (but not ``keep``); report what worked.
+
+    Called before NumPy is imported (see ``Sweeper``) and after moving to ``/``.
+    """
+    layers = Layers()
+    if not wanted:
+        layers.missing = {name: "turned off (--no-isolation)" for name in ("network", "mounts", "user")}
+        return layers
+    if not sys.platform.startswith("linux"):
+        layers.missing = {name: f"not available on {sys.platform}" for name in ("network", "mounts", "user")}
+        return layers
+    if os.geteuid() != 0:
+        layers.missing = {name: "needs root (namespaces, a separate uid per answer)"
+                          for name in ("network", "mounts", "user")}
+        return layers
+    layers.user, layers.sweeper = True, Sweeper()  # first: forked while this process is still small
+    layers.network = _try(layers, "network", lambda: _libc().call("unshare", _CLONE_NEWNET))
+    layers.mounts = _try(layers, "mounts", lambda: _hide_paths(hide + _top_level_non_system(), keep))
+    return layers
+
+
+def _try(layers: Layers, name: str, action: Any) -> bool:
+    try:
+        action()
+    except OSError as error:
+        layers.missing[name] = str(error)
+        return False
+    return True
+
+
+def _hide_paths(hide: list[str], keep: list[str]) -> None:
+    libc = _libc()
+    libc.call("unshare", _CLONE_NEWNS)
+    libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing we mount reaches the host
+    kept = _existing(keep)
+    # Opened before anything is covered: afterwards the kept folders are bound back from these.
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
+    try:
+        for path in _outermost(_existing(hide) - _SYSTEM - kept):
+            if os.path.isdir(path):
+                libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,nr_inodes=256,mode=755")
+                for inner in sorted(p for p in kept if _inside(p, path)):
+                    os.makedirs(inner, exist_ok=True)
+                    libc.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
+                    libc.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+                libc.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+            else:
+                libc.mount("/dev/null", path, None, _MS_BIND)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
+
+
+def _top_level_non_system() -> list[str]:
+    # Symbolic links at the top (/bin -> usr/bin) lead into the system: their targets stay.
+    return [path for path in (os.path.join("/", name) for name in os.listdir("/"))
+            if path not in _SYSTEM and not os.path.islink(path)]
+
+
+def _existing(paths: list[str]) -> set[str]:
+    return {os.path.realpath(path) for path in paths if path and os.path.lexists(path)}
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _outermost(paths: set[str]) -> list[str]:
+    """Drop paths that lie inside another one: covering the outer folder hides them already."""
+    return sorted(p for p in paths if not any(o != p and _inside(p, o) for o in paths))
+
+
+# --- per answer, in the forked child (still root until drop_privileges) --------------------------
+
+def enter_own_group() -> None:
+    os.setpgid(0, 0)
+    # The template's own handlers must not run in the child; Python's defaults are kept where the
+    # runner relies on them (SIGPIPE and SIGXFSZ ignored: writes past the cap raise OSError).
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
+                   signal.SIGALRM, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
+
+
+def private_filesystem(output_bytes: int) -> str:
+    """A fresh namespace with its own /tmp (and friends) and no /proc; returns the working folder."""
+    libc = _libc()
+    libc.call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC)
+    libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    size = 2 * output_bytes + 1024**2
+    for path in _FRESH_PER_ANSWER:
+        if os.path.isdir(path):
+            libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
+    libc.mount("tmpfs", "/proc", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k,nr_inodes=16,mode=555")
+    return tempfile.mkdtemp(prefix="answer-", dir="/tmp")
+
+
+def own_descriptors(stdout_fd: int, stderr_fd: int, channel_fd: int, job_fd: int) -> tuple[int, int]:
+    """stdin from /dev/null, stdout/stderr to the capture files, the channel on fd 3, the job on fd 4
+    (closed once read), nothing else. Returns (channel, job)."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    job = os.dup(job_fd)  # out of the way of the numbers taken below
+    os.dup2(null, 0)
+    os.dup2(stdout_fd, 1)
+    os.dup2(stderr_fd, 2)
+    os.dup2(channel_fd, 3)
+    os.dup2(job, 4)
+    for fd in (3, 4):
+        os.set_inheritable(fd, False)  # a subprocess of the answer does not get them
+    os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    return 3, 4
+
+
+def clean_environment(workdir: str) -> None:
+    keep = {name: os.environ[name] for name in _ENV_PASSTHROUGH if name in os.environ}
+    os.environ.clear()
+    os.environ.update(keep, HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1",
+                      OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    tempfile.tempdir = None  # computed again from TMPDIR when the answer asks
+    os.chdir(workdir)
+
+
+def set_limits(limits: dict[str, Any], own_uid: bool) -> None:
+    """Set after the library is built and NumPy imported, so they measure the answer alone."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_bytes"], limits["output_bytes"]))
+    cpu = int(limits["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    except (ValueError, OSError):
+        if sys.platform.startswith("linux"):
+            raise
+        # macOS refuses an address-space limit: the answer then runs without one (no boundary there)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
+    if own_uid:  # under a shared uid the count would include the user's other processes
+        resource.setrlimit(resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))
+
+
+def drop_privileges(uid: int, workdir: str) -> None:
+    os.chown(workdir, uid, uid)
+    os.chmod(workdir, 0o700)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def no_way_back() -> None:
+    """No setuid binary can give privileges back; the child dies with the template.
+
+    Set after the uid change, which clears the parent-death signal.
+    """
+    if sys.platform.startswith("linux"):
+        libc = _libc()
+        libc.call("prctl", _PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0))
+        libc.call("prctl", _PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+
+# --- after the answer, in the template -------------------------------------------------------------
+
+class Sweeper:
+    """Kills every process of a uid: a helper takes that uid and calls kill(-1).
+
+    kill(-1) reaches all processes the caller may signal (same uid) in one pass under the kernel's
+    task-list lock, so a fork bomb cannot outrun it, and setsid or a new process group does not help.
+    The helper is forked from a small root process started before NumPy is imported (forking the
+    warm template for it would cost milliseconds per answer). Requests are answered in order; the
+    template asks and goes on, and collects the answers (``settle``) before it reaps the child whose
+    uid was swept, so that uid cannot be given to a new child (its pid is taken until then).
+    """
+
+    def __init__(self) -> None:
+        request_read, self._requests = os.pipe()
+        self._replies, reply_write = os.pipe()
+        self._pending = 0
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self._requests)
+            os.close(self._replies)
+            _sweeper_loop(request_read, reply_write)
+        os.close(request_read)
+        os.close(reply_write)
+
+    def kill_uid(self, uid: int) -> None:
+        os.write(self._requests, struct.pack(">I", uid))
+        self._pending += 1
+
+    def settle(self) -> None:
+        while self._pending:
+            if os.read(self._replies, 1) != b"k":
+                raise OSError("the sweeper stopped")
+            self._pending -= 1
+
+
+def _sweeper_loop(requests: int, replies: int) -> None:
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # not the template's stream: the host sees it end when the template does
+        os.dup2(requests, 3)
+        os.dup2(replies, 4)
+        os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        _libc().call("prctl", _PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
+                     ctypes.c_ulong(0), ctypes.c_ulong(0))
+        while True:
+            request = os.read(3, 4)
+            if len(request) != 4:
+                break
+            (uid,) = struct.unpack(">I", request)
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setresgid(uid, uid, uid)
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+            os.write(4, b"k")
+    finally:
+        os._exit(0)
+
+
+def kill_all_but_ancestors(spare: set[int]) -> None:
+    """For a template that owns its uid alone (a container, not root): every other process of the
+    uid, but the template's ancestors and its ``spare`` children waiting for jobs, is an answer's
+    leftover. Without a uid of their own they cannot be killed in one pass, so this repeats while any
+    is found (RLIMIT_NPROC keeps their number small)."""
+    keep = _ancestors() | spare
+    for _ in range(20):
+        victims = [pid for pid in _live_pids_of(os.getuid()) if pid not in keep]
+        if not victims:
+            return
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _ancestors() -> set[int]:
+    chain, pid = set(), os.getpid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        pid = _parent_of(pid)
+    return chain | {1}
+
+
+def _stat_fields(pid: int | str) -> list[bytes]:
+    """State, parent, ... of /proc/<pid>/stat (after the command name, which may hold spaces)."""
+    with open(f"/proc/{pid}/stat", "rb") as handle:
+        return handle.read().rsplit(b")", 1)[1].split()
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        return int(_stat_fields(pid)[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _live_pids_of(uid: int) -> list[int]:
+    """Processes of ``uid`` that still run (a zombie waits to be reaped: killing it does nothing)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid and _stat_fields(name)[0] != b"Z":
+                    found.append(int(name))
+            except (OSError, IndexError):
+                pass
+    return found
+
+
+def kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

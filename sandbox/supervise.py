@@ -1,0 +1,310 @@
+"""The template's side of the children: fork them ahead, give each its job, relay its events, hold
+the wall clock, clean up.
+
+The template is trusted and never runs answer code. It reads what the child writes on its private
+pipe as untrusted input: each line must be one JSON object with a known event (the answer shares the
+child's memory and descriptors, so it could write lines of its own: it can never write ``ready`` or
+``finished``, which only this side sends, nor anything the host would evaluate). The clock starts at
+the child's ``ready``; on timeout, a broken line, a NumPy flag or the end of the pipe the child's
+process group is killed, and with it every process of the child's uid (see ``isolate``).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import child
+import isolate
+
+Emit = Callable[[dict[str, Any]], None]
+
+STARTUP_SECONDS = 30.0  # fork to ready: namespaces, limits, guard (milliseconds when healthy)
+EXIT_GRACE = 1.0  # a child that closed its pipe without "done" may say why by its exit status
+_CHUNK = 65536
+_FROM_CHILD = {"ready", "loaded", "load_error", "case", "numpy", "done"}
+_SIGNAL_HINTS = {"SIGKILL": " (killed: memory or CPU limit)", "SIGXCPU": " (CPU time limit)",
+                 "SIGSEGV": " (segmentation fault)"}
+
+
+@dataclass
+class _Relay:
+    """Checks the child's lines and passes them on to the host with the job id."""
+
+    job_id: Any
+    emit: Emit
+    skipped: list[str]
+    limit: int
+    cases: int
+    ready: bool = False
+    done: bool = False
+    numpy: str | None = None
+    received: int = 0
+    buffer: bytes = b""
+    problem: str | None = field(default=None)
+
+    def feed(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+        if self.received > self.limit:
+            self.problem = f"the answer's results exceeded {self.limit} bytes"
+            return
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if self.problem or self.done or self.numpy:
+                return
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        try:
+            event = json.loads(line, parse_constant=_no_constants)
+            kind = event.pop("event")
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            self.problem = "unreadable message on the result channel"
+            return
+        if kind not in _FROM_CHILD or (kind != "ready" and not self.ready):
+            self.problem = f"unexpected message {str(kind)[:40]!r} on the result channel"
+        elif kind == "ready":
+            if not self.ready:  # a second "ready" can only come from the answer: ignored
+                self.ready = True
+                self.emit({"event": "ready", "id": self.job_id, "skipped": self.skipped})
+        elif kind == "done":
+            self.done = True
+        elif kind == "case" and not (type(event.get("index")) is int and 0 <= event["index"] < self.cases):
+            self.problem = "a case result outside the job on the result channel"
+        elif kind == "numpy":
+            self.numpy = str(event.get("reason", "reached NumPy"))[:500]
+            self.emit({"event": "numpy", "id": self.job_id, "reason": self.numpy})
+        else:
+            self.emit({**event, "event": kind, "id": self.job_id})
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+@dataclass
+class Child:
+    """A forked child waiting for its job (or running it), and what the template keeps of it."""
+
+    pid: int
+    events: int  # read end of its event pipe
+    jobs: int  # write end of its job pipe
+    capture: tuple[int, int]  # its stdout and stderr
+    workdir: str | None
+    key: tuple  # the library and limits it was prepared with
+
+
+def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key: tuple) -> Child:
+    """Fork a child that sets up every layer and then waits for a job with ``key``."""
+    capture = (_capture_file("stdout"), _capture_file("stderr"))
+    workdir = None if layers.mounts else tempfile.mkdtemp(prefix="sebench-answer-")
+    events_read, events_write = os.pipe()
+    jobs_read, jobs_write = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
+        stream.flush()
+    gc.freeze()  # the child's collections then leave the template's objects (and pages) alone
+    pid = os.fork()
+    if pid == 0:
+        os.close(events_read)
+        os.close(jobs_write)
+        child.run_child(library, child.ChildSetup(*capture, events_write, jobs_read, workdir, layers, limits))
+    os.close(events_write)
+    os.close(jobs_read)
+    try:
+        os.setpgid(pid, pid)  # also done by the child; whichever runs first wins the race
+    except OSError:
+        pass
+    _WAITING.add(pid)
+    return Child(pid, events_read, jobs_write, capture, workdir, key)
+
+
+def discard(spare: Child, layers: isolate.Layers, exclusive_uid: bool = False) -> None:
+    """End a child that never got a job (it may have died already)."""
+    os.close(spare.jobs)  # a child still waiting reads the end and leaves
+    _WAITING.discard(spare.pid)
+    bury(spare.pid, layers, exclusive_uid)
+    _release(spare)
+
+
+def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: list[str], emit: Emit) -> bool:
+    """Give ``job`` to the child and send the host its events, always ending with ``finished``.
+
+    The child's group is killed by then; ``retire`` does the rest once the host has the events.
+    Returns whether the child was reaped already.
+    """
+    _WAITING.discard(runner_child.pid)
+    limits = job["limits"]
+    relay = _Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
+                   cases=len(job["inputs"]))
+    started = time.monotonic()
+    ended: dict[str, str] | None = None
+    status: int | None = None
+    try:
+        if _send_job(runner_child.jobs, job):
+            ended, started = _follow(relay, runner_child.events, float(limits["timeout_seconds"]), started)
+    finally:
+        if relay.done or relay.numpy is not None or ended is not None:
+            isolate.kill_group(runner_child.pid)  # its exit status tells nothing more
+        else:  # it closed its pipe (or never took the job): let it say why by its exit status
+            status = _wait(runner_child.pid, EXIT_GRACE)
+            isolate.kill_group(runner_child.pid)
+            if status is None:
+                _, status = os.waitpid(runner_child.pid, 0)
+    if relay.numpy is not None:
+        ended = {"type": "NumPy", "message": relay.numpy}
+    elif not relay.done and ended is None:
+        ended = _exit_failure(status)
+    emit({"event": "finished", "id": job_id, "ended": ended, "skipped": skipped,
+          "stdout": _read_capture(runner_child.capture[0], limits["output_bytes"]),
+          "stderr": _read_capture(runner_child.capture[1], limits["output_bytes"]),
+          "seconds": round(time.monotonic() - started, 6)})
+    return status is not None
+
+
+def retire(spent: Child, reaped: bool, layers: isolate.Layers, exclusive_uid: bool = False) -> None:
+    """After the host has the events: the answer's leftovers go, then the child is reaped."""
+    bury(spent.pid, layers, exclusive_uid, reaped=reaped)
+    _release(spent)
+
+
+def alive(waiting: Child) -> bool:
+    """Still there? (Not reaped if it ended: its pid, and so its uid, stay taken until it is buried.)"""
+    try:
+        return os.waitid(os.P_PID, waiting.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
+
+
+def _send_job(fd: int, job: dict[str, Any]) -> bool:
+    """False when the child is gone before it took its job (it has the library already)."""
+    data = memoryview(json.dumps({key: value for key, value in job.items() if key != "library"}).encode())
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except BrokenPipeError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _release(spent: Child) -> None:
+    for fd in (spent.events, *spent.capture):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if spent.workdir is not None:
+        shutil.rmtree(spent.workdir, ignore_errors=True)
+
+
+def _capture_file(name: str) -> int:
+    """A file without a path (the answer cannot open it again by name); RLIMIT_FSIZE caps it."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create(f"sebench-{name}", 0)
+    handle, path = tempfile.mkstemp(prefix=f"sebench-{name}-")
+    os.unlink(path)
+    return handle
+
+
+def _read_capture(fd: int, limit: int) -> str:
+    return os.pread(fd, limit, 0).decode("utf-8", errors="replace")
+
+
+def _follow(relay: _Relay, fd: int, timeout: float, started: float) -> tuple[dict[str, str] | None, float]:
+    """Read the child's events until it is done, stops, breaks the protocol or runs out of time.
+
+    Returns why it was stopped (None when it finished or closed its pipe) and when its clock started.
+    """
+    deadline = started + STARTUP_SECONDS
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _timeout(relay.ready, timeout), started
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            continue
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            return None, started
+        was_ready = relay.ready
+        relay.feed(chunk)
+        if relay.problem:
+            return {"type": "ProtocolError", "message": relay.problem}, started
+        if relay.done or relay.numpy:
+            return None, started
+        if relay.ready and not was_ready:
+            started = time.monotonic()
+            deadline = started + timeout
+
+
+def _timeout(ready: bool, timeout: float) -> dict[str, str]:
+    if not ready:
+        return {"type": "StartupTimeout", "message": f"the sandbox did not start within {STARTUP_SECONDS:g} s"}
+    return {"type": "Timeout", "message": f"the answer ran longer than {timeout:g} s"}
+
+
+_UNREAPED: list[int] = []  # children killed whose uid sweep may still be under way
+_WAITING: set[int] = set()  # spare children: forked, set up, no job yet
+
+
+def bury(pid: int, layers: isolate.Layers, exclusive_uid: bool, reaped: bool = False) -> None:
+    """Kill the child's group and every leftover process of its uid; reap it once that is done.
+
+    With a sweeper the sweep runs while the template goes on; the child is reaped (its pid, and so
+    its uid, freed) at the next ``settle``.
+    """
+    isolate.kill_group(pid)
+    if layers.sweeper is not None:
+        settle(layers)
+        layers.sweeper.kill_uid(isolate.uid_for(pid))
+    elif exclusive_uid:
+        isolate.kill_all_but_ancestors(_WAITING)
+    if not reaped:
+        _UNREAPED.append(pid)
+    if layers.sweeper is None or reaped:  # a reaped child's pid (and uid) may be reused: no waiting
+        settle(layers)
+
+
+def settle(layers: isolate.Layers) -> None:
+    """Wait for outstanding sweeps, then reap the children they were for."""
+    if layers.sweeper is not None:
+        layers.sweeper.settle()
+    while _UNREAPED:
+        try:
+            os.waitpid(_UNREAPED.pop(), 0)
+        except ChildProcessError:
+            pass  # found dead and reaped already
+
+
+def _wait(pid: int, seconds: float) -> int | None:
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+
+
+def _exit_failure(status: int | None) -> dict[str, str]:
+    if status is not None and os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:  # a real-time signal without a name of its own
+            name = f"signal {number}"
+        return {"type": "Killed", "message": f"the process ended by {name}{_SIGNAL_HINTS.get(name, '')}"}
+    code = os.WEXITSTATUS(status) if status is not None else None
+    return {"type": "Exited", "message": f"the process exited with status {code} before finishing"}

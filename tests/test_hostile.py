@@ -1,0 +1,235 @@
+"""Hostile answers (tests/hostile/*.py) against every sandbox backend.
+
+Each answer tries to pass without solving our fixture problem, or to hurt the host. Its header says
+what it tries (``# attack:``), how it may end (``# expect:`` categories; ``error`` is a clean
+infrastructure ERROR) and which isolation layers its assertions rely on (``# needs:``; without them
+it is skipped, because on such a machine the sandbox is documented not to be a boundary). For each:
+the verdict is one of the expected non-passing ones, the host's files are unchanged, no secret shows
+up in anything returned, nothing reached the server on 127.0.0.1, no process of the answer is left,
+and a right answer graded right after it passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import socket
+import sysconfig
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy
+import pytest
+
+from conftest import REPO
+from pytest_sebench.data.jsonl import read_jsonl
+from pytest_sebench.data.library import load_library
+from pytest_sebench.data.problems import problem_from_row
+from pytest_sebench.execution.base import Limits, SandboxUnavailable
+from pytest_sebench.execution.local import template_path
+from pytest_sebench.grade.verdict import CORRECT, ERROR, NUMPY, judge
+
+HOSTILE = Path(__file__).parent / "hostile"
+LIMITS = Limits(timeout_seconds=2, memory_bytes=768 * 1024**2, output_bytes=100_000)
+RIGHT = "def running_balance(opening, transactions):\n    return opening + qel.vihalir(transactions)\n"
+SECRET_VARIABLES = ("OPENAI_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN")
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    code: str
+    attack: str
+    expect: frozenset[str]
+    needs: tuple[str, ...]
+
+
+def _header(code: str, key: str) -> str:
+    found = re.search(rf"^# {key}: (.*)$", code, flags=re.MULTILINE)
+    return found.group(1).strip() if found else ""
+
+
+def load_hostile() -> list[Hostile]:
+    answers = []
+    for path in sorted(HOSTILE.glob("*.py")):
+        code = path.read_text(encoding="utf-8")
+        answers.append(Hostile(path.stem, code, _header(code, "attack"),
+                               frozenset(_header(code, "expect").split()), tuple(_header(code, "needs").split())))
+    return answers
+
+
+ANSWERS = load_hostile()
+
+
+class _Server:
+    """A TCP server on 127.0.0.1 that counts who connects (nobody should)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            connection.sendall(b"[120 70 100]")
+            connection.close()
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+@dataclass
+class Host:
+    """What the answers go after: secrets, label files, a server; and what must stay unchanged."""
+
+    secrets: list[str]
+    tokens: dict[str, str]
+    watched: list[Path]
+    server: _Server
+
+    def snapshot(self) -> dict[str, str]:
+        return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+                for path in self.watched}
+
+    def prepare(self, code: str) -> str:
+        for token, value in self.tokens.items():
+            code = code.replace(token, value)
+        return code
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, fixture_data) -> Host:
+    secrets = {name: f"secret-{name.lower()}-{uuid.uuid4().hex}" for name in SECRET_VARIABLES}
+    saved = {name: os.environ.get(name) for name in secrets}
+    os.environ.update(secrets)
+    home_secret = Path.home() / f".sebench-hostile-{uuid.uuid4().hex[:12]}"
+    home_secret.write_text(f"home-secret-{uuid.uuid4().hex}")
+    folder = tmp_path_factory.mktemp("hostile")
+    row = json.loads((fixture_data / "single_test.jsonl").read_text().splitlines()[0])
+    rollouts = folder / "rollouts.jsonl"
+    rollouts.write_text(json.dumps(row) + "\n")
+    cache = folder / "hf-cache"
+    cache.mkdir()
+    (cache / "single_test.arrow").write_text(row["right_exe_result"])
+    server = _Server()
+    sandbox_dir = template_path().parent
+    tokens = {"__REPO__": str(REPO), "__ROLLOUTS__": str(rollouts), "__HF_CACHE__": str(cache),
+              "__HOME_SECRET__": str(home_secret), "__HOME_SECRET_NAME__": home_secret.name,
+              "__PORT__": str(server.port), "__HOST_PID__": str(os.getpid()),
+              "__SANDBOX_DIR__": str(sandbox_dir), "__NUMPY_INIT__": numpy.__file__,
+              "__SITE_PACKAGES__": sysconfig.get_paths()["purelib"]}
+    watched = [*sorted(sandbox_dir.glob("*.py")), Path(numpy.__file__), home_secret, rollouts,
+               cache / "single_test.arrow", *sorted((fixture_data).glob("*.jsonl")),
+               Path(sysconfig.get_paths()["purelib"]) / "sitecustomize.py"]
+    yield Host([*secrets.values(), home_secret.read_text()], tokens, watched, server)
+    server.close()
+    home_secret.unlink()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def library(fixture_data):
+    return load_library(fixture_data / "api_doc.jsonl")
+
+
+@pytest.fixture(scope="module")
+def balance(fixture_data):
+    return problem_from_row(next(read_jsonl(fixture_data / "single_test.jsonl")), "single_test", 0)
+
+
+def fenced(code: str) -> str:
+    return f"```python\n{code}```\n"
+
+
+def _grade(problem, code, library, sandbox) -> tuple[str, str, object]:
+    try:
+        verdict = judge(problem, fenced(code), library, sandbox)
+    except SandboxUnavailable as error:
+        return ERROR, str(error), None
+    return verdict.category, repr(verdict), verdict
+
+
+def _processes_of(uid: int) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as handle:
+                status = dict(line.split(":", 1) for line in handle if ":" in line)
+        except OSError:
+            continue
+        if int(status["Uid"].split()[0]) == uid and not status["State"].strip().startswith("Z"):
+            found.append(int(name))
+    return found
+
+
+def test_there_are_at_least_thirty_hostile_answers():
+    assert len(ANSWERS) >= 30
+    for answer in ANSWERS:
+        assert answer.attack and answer.expect, f"{answer.name}: header lines missing"
+        assert CORRECT not in answer.expect
+
+
+@pytest.mark.parametrize("answer", ANSWERS, ids=[answer.name for answer in ANSWERS])
+def test_hostile_answer(backend, host, balance, library, answer):
+    backend.require(*answer.needs)
+    sandbox = backend.sandbox(LIMITS)
+    before = host.snapshot()
+    connections = host.server.connections
+
+    category, text, verdict = _grade(balance, host.prepare(answer.code), library, sandbox)
+
+    assert category in answer.expect, text
+    if category == NUMPY:
+        assert verdict.reason.startswith("reached NumPy at run time"), verdict  # not the static check
+    assert host.snapshot() == before, "a file on the host changed"
+    leaked = [secret for secret in host.secrets if secret in text]
+    assert not leaked, f"secrets in the verdict: {leaked}"
+    assert host.server.connections == connections, "the answer reached the server on 127.0.0.1"
+    uid = re.search(r"uid=(\d+)", verdict.stderr) if verdict is not None else None
+    if uid:  # answers that start processes say which uid they ran as
+        assert _eventually_empty(lambda: _processes_of(int(uid.group(1)))), "processes of the answer are left"
+
+    follow = judge(balance, fenced(RIGHT), library, sandbox)
+    assert follow.category == CORRECT, f"the answer after {answer.name} was graded {follow}"
+
+
+def _eventually_empty(probe, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while probe():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+PROBE = """def running_balance(opening, transactions):
+    import os
+    left = [os.path.join(folder, 'sebench-poison-marker') for folder in ('/tmp', '/dev/shm', '/var/tmp', '.')]
+    return [path for path in left if os.path.exists(path)] + list(qel.vihalir([opening]).T.tolist())
+"""
+
+
+def test_files_one_answer_leaves_are_not_seen_by_the_next(backend, host, balance, library):
+    backend.require("mounts")
+    sandbox = backend.sandbox(LIMITS)
+    poison = next(answer for answer in ANSWERS if answer.name == "poison_shared_folders")
+    _grade(balance, host.prepare(poison.code), library, sandbox)
+    _, text, verdict = _grade(balance, PROBE, library, sandbox)
+    assert verdict is not None and all("sebench-poison-marker" not in (case.got or "") for case in verdict.cases), text
