@@ -58,7 +58,7 @@ def run_child(library: Any, setup: ChildSetup) -> NoReturn:
 def _isolate(setup: ChildSetup) -> tuple[runner.Channel, int]:
     layers, limits = setup.layers, setup.limits
     isolate.enter_own_group()
-    workdir = isolate.private_filesystem(limits["output_bytes"]) if layers.mounts else setup.workdir
+    workdir = isolate.private_filesystem(limits["output_bytes"], layers.kept) if layers.mounts else setup.workdir
     assert workdir is not None
     channel_fd, job_fd = isolate.own_descriptors(setup.stdout_fd, setup.stderr_fd, setup.channel_fd, setup.job_fd)
     isolate.clean_environment(workdir)

@@ -60,6 +60,7 @@ class Layers:
     user: bool = False
     missing: dict[str, str] = field(default_factory=dict)
     sweeper: "Sweeper | None" = field(default=None, repr=False)  # set with ``user``
+    kept: list[str] = field(default_factory=list)  # interpreter folders every answer must still see
 
     def describe(self) -> dict[str, Any]:
         return {"network": self.network, "mounts": self.mounts, "user": self.user, "missing": self.missing}
@@ -112,6 +113,7 @@ def prepare_template(hide: list[str], keep: list[str], wanted: bool = True) -> L
         layers.missing = {name: "needs root (namespaces, a separate uid per answer)"
                           for name in ("network", "mounts", "user")}
         return layers
+    layers.kept = list(keep)
     layers.user, layers.sweeper = True, Sweeper()  # first: forked while this process is still small
     layers.network = _try(layers, "network", lambda: _libc().call("unshare", _CLONE_NEWNET))
     layers.mounts = _try(layers, "mounts", lambda: _hide_paths(hide + _top_level_non_system(), keep))
@@ -182,15 +184,30 @@ def enter_own_group() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
-def private_filesystem(output_bytes: int) -> str:
-    """A fresh namespace with its own /tmp (and friends) and no /proc; returns the working folder."""
+def private_filesystem(output_bytes: int, keep: list[str]) -> str:
+    """A fresh namespace with its own /tmp (and friends) and no /proc; returns the working folder.
+
+    Interpreter folders that live inside a fresh folder (a checkout and its .venv under /tmp, as CI
+    clones may be) are bound back read-only: NumPy imports some of its modules lazily.
+    """
     libc = _libc()
     libc.call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC)
     libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    kept = [path for path in _outermost(_existing(keep))
+            if any(_inside(path, fresh) for fresh in _FRESH_PER_ANSWER)]
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
     size = 2 * output_bytes + 1024**2
-    for path in _FRESH_PER_ANSWER:
-        if os.path.isdir(path):
-            libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
+    try:
+        for path in _FRESH_PER_ANSWER:
+            if os.path.isdir(path):
+                libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
+                for inner in (p for p in kept if _inside(p, path)):
+                    os.makedirs(inner, exist_ok=True)
+                    libc.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
+                    libc.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
     libc.mount("tmpfs", "/proc", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k,nr_inodes=16,mode=555")
     return tempfile.mkdtemp(prefix="answer-", dir="/tmp")
 

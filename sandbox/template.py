@@ -96,6 +96,7 @@ def _interpreter_folders() -> list[str]:
     folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                os.path.dirname(os.path.realpath(sys.executable))}
     folders.update(path for path in sysconfig.get_paths().values() if path)
+    folders.add(os.path.dirname(os.path.abspath(__file__)))  # our own modules, should a child need one
     return sorted(folder for folder in folders if os.path.isdir(folder))
 
 
