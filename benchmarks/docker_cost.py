@@ -14,17 +14,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from pytest_sebench.data.benchmark import load_benchmark
+from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.backends import create_backend
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.grade.verdict import judge
-from pytest_sebench.model.answers import ReferenceModel
 
-REPO = Path(__file__).resolve().parents[1]
 BACKENDS = ("local", "docker")
 
 
@@ -42,15 +38,11 @@ def summary(seconds: list[float]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
-    parser.add_argument("--split", default="single_test")
+    data_arguments(parser)
     parser.add_argument("--rounds", type=int, default=3, help="times every answer is graded per backend")
     args = parser.parse_args()
 
-    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
-                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
-    model = ReferenceModel(benchmark.library)
-    work = [(problem, model.respond(problem)[0]) for problem in benchmark.problems]
+    benchmark, work = reference_answers(args)
 
     def grade(sandbox: Sandbox, index: int) -> str:
         problem, answer = work[index]

@@ -11,43 +11,37 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from pytest_sebench.data.benchmark import load_benchmark
+from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits
 from pytest_sebench.execution.local import LocalSandbox
 from pytest_sebench.grade.verdict import judge
-from pytest_sebench.model.answers import ReferenceModel
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
-    parser.add_argument("--split", default="single_test")
+    data_arguments(parser)
     parser.add_argument("--workers", type=int, default=1, help="answers graded at once")
     args = parser.parse_args()
 
-    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
-                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
-    model = ReferenceModel(benchmark.library)
+    benchmark, answers = reference_answers(args)
     sandbox = LocalSandbox(Limits())
     seconds: list[float] = []
 
-    def grade_one(problem):
+    def grade_one(work):
+        problem, answer = work
         started = time.perf_counter()
-        verdict = judge(problem, model.respond(problem)[0], benchmark.library, sandbox)
+        verdict = judge(problem, answer, benchmark.library, sandbox)
         seconds.append(time.perf_counter() - started)
         return verdict.category
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.workers) as pool:
-        categories = Counter(pool.map(grade_one, benchmark.problems))
+        categories = Counter(pool.map(grade_one, answers))
     wall = time.perf_counter() - started
     count = len(benchmark.problems)
     print(f"data: {benchmark.data_source} [{args.split}], {count} reference answers, "

@@ -22,18 +22,14 @@ import argparse
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-from pytest_sebench.data.benchmark import load_benchmark
+from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits
 from pytest_sebench.execution.local import LocalSandbox, template_environment
 from pytest_sebench.grade.verdict import judge
-from pytest_sebench.model.answers import ReferenceModel
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _timed(action):
@@ -56,15 +52,12 @@ def _bare_interpreter() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
-    parser.add_argument("--split", default="single_test")
+    data_arguments(parser)
     parser.add_argument("--cold", type=int, default=None, help="answers timed the cold and bare ways")
     args = parser.parse_args()
 
-    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
-                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
-    model, library, limits = ReferenceModel(benchmark.library), benchmark.library, Limits()
-    answers = [(problem, model.respond(problem)[0]) for problem in benchmark.problems]
+    benchmark, answers = reference_answers(args)
+    library, limits = benchmark.library, Limits()
     cold_count = len(answers) if args.cold is None else min(args.cold, len(answers))
     warm_sandbox = LocalSandbox(limits, pool_size=1)
     judge(*answers[0], library, warm_sandbox)  # start the template: a session pays this once

@@ -1,0 +1,26 @@
+"""What the sandbox benchmarks share: the command-line data options and the reference answers."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from pytest_sebench.data.benchmark import Benchmark, load_benchmark
+from pytest_sebench.data.problems import Problem
+from pytest_sebench.model.answers import ReferenceModel
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "sebench"))
+    parser.add_argument("--split", default="single_test")
+
+
+def reference_answers(args: argparse.Namespace) -> tuple[Benchmark, list[tuple[Problem, str]]]:
+    """The split's problems, each with the reference model's answer text."""
+    benchmark = load_benchmark(data=args.data, docs=None, splits=(args.split,), splits_explicit=True,
+                               rollouts=None, cache_dir=Path(tempfile.mkdtemp()))
+    model = ReferenceModel(benchmark.library)
+    return benchmark, [(problem, model.respond(problem)[0]) for problem in benchmark.problems]
