@@ -19,6 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE_DATA = REPO / "fixtures" / "qel"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Generate the fixture benchmark (deterministic, under a second) before anything reads it; on
+    the xdist controller only, so workers never see a half-written file."""
+    if not hasattr(config, "workerinput"):
+        subprocess.run([sys.executable, str(REPO / "fixtures" / "build_fixtures.py")], check=True,
+                       capture_output=True)
+
+
 def shared_data_dir() -> Path:
     """``../shared/sebench`` beside the checkout, or ``$SEBENCH_SHARED_DATA``."""
     override = os.environ.get("SEBENCH_SHARED_DATA")
