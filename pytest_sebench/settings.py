@@ -117,6 +117,64 @@ def _at_least(minimum: int, label: str) -> Callable[[str], int]:
     return parse
 
 
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingError("expected true or false (also 1/0, yes/no, on/off)")
+
+
+def _fraction(raw: str, label: str = "an accuracy") -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"expected {label} from 0 to 1") from None
+    if not 0 <= value <= 1:
+        raise SettingError(f"expected {label} from 0 to 1")
+    return value
+
+
+def _alpha(raw: str) -> float:
+    value = _fraction(raw, "a significance level")
+    if not 0 < value < 1:
+        raise SettingError("expected a significance level strictly between 0 and 1, e.g. 0.05")
+    return value
+
+
+def _points(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError("expected percentage points from 0 to 100") from None
+    if not 0 <= value <= 100:
+        raise SettingError("expected percentage points from 0 to 100")
+    return value
+
+
+ALL_SPLITS = "*"  # the key of a --sebench-fail-under bar that applies to every split
+
+
+def _accuracy_bars(raw: str) -> dict[str, float]:
+    """``0.6`` (every split) or ``single_test:0.5,multiple_test:0.2``."""
+    bars: dict[str, float] = {}
+    for part in (part.strip() for part in raw.split(",")):
+        if not part:
+            continue
+        split, colon, value = part.rpartition(":")
+        split = split.strip() if colon else ALL_SPLITS
+        if colon and split not in KNOWN_SPLITS + ("rollouts", "overall"):
+            raise SettingError(f"unknown split {split!r}; known splits: "
+                               f"{', '.join(KNOWN_SPLITS + ('rollouts', 'overall'))}")
+        if split in bars:
+            raise SettingError(f"{'every split' if split == ALL_SPLITS else split} is given twice")
+        bars[split] = _fraction(value.strip())
+    if not bars:
+        raise SettingError("expected an accuracy from 0 to 1, or SPLIT:ACC pairs such as single_test:0.5")
+    return bars
+
+
 def _split_list(raw: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in raw.split(",") if part.strip())
     if not names:
@@ -134,6 +192,7 @@ class Option:
     parse: Callable[[str], Any]
     default: Any = None
     metavar: str = "VALUE"
+    flag_only: bool = False  # a switch on the command line (--x), true/false in env and ini
 
     @property
     def flag(self) -> str:
@@ -201,6 +260,24 @@ OPTIONS: tuple[Option, ...] = (
            _positive_number, 1.0, "SECONDS"),
     Option("cache", "answer cache folder, or 'off' (default: inside pytest's cache; --cache-clear "
            "empties it)", _text, metavar="DIR|off"),
+    Option("progress", "live display of the model requests: auto (on a terminal, not under CI), on, off",
+           _choice("auto", "on", "off"), "auto", "auto|on|off"),
+    # -- gating a checkpoint ---------------------------------------------------------------------
+    Option("baseline", "report of an earlier run to compare with: an item solved there and not now "
+           "is a regression", _text, metavar="REPORT"),
+    Option("baseline-force", "compare with a baseline even if its data, mode or prompt differ",
+           _boolean, False, flag_only=True),
+    Option("alpha", "significance level of the per-item and aggregate tests", _alpha, 0.05, "ALPHA"),
+    Option("regressions", "fail: a regression fails its item; report: it is listed (xfail) and the "
+           "aggregate gates decide the exit status", _choice("fail", "report"), "fail", "fail|report"),
+    Option("only-solved-by", "run only the items solved in this report (e.g. a reference-model run)",
+           _text, metavar="REPORT"),
+    Option("fail-under", "fail the run when mean@k is below ACC (0-1), for every split or per split",
+           _accuracy_bars, metavar="ACC|SPLIT:ACC,..."),
+    Option("max-drop", "fail the run when accuracy fell by more than POINTS (0-100) against the "
+           "baseline and a paired test says the drop is real", _points, metavar="POINTS"),
+    Option("save-correct", "write the solved answers here (reference rollout format plus the "
+           "closed-book prompt), ready for SFT", _text, metavar="FILE"),
 )
 
 # Conventional variables of the openai SDK, read after ours (an explicit SEBENCH_* wins).
@@ -230,8 +307,13 @@ class Settings:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("sebench", "SE-Bench: grade a model's use of a library it has internalized")
     for option in OPTIONS:
-        group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
-                        help=f"{option.help} (env {option.env_var}, ini {option.ini_key})")
+        where = f"(env {option.env_var}, ini {option.ini_key})"
+        if option.flag_only:
+            group.addoption(option.flag, dest=option.dest, default=None, action="store_const",
+                            const="true", help=f"{option.help} {where}")
+        else:
+            group.addoption(option.flag, dest=option.dest, default=None, metavar=option.metavar,
+                            help=f"{option.help} {where}")
         parser.addini(option.ini_key, option.help, default=None)
 
 
@@ -280,6 +362,10 @@ def _check_combinations(settings: Settings) -> None:
         raise pytest.UsageError(
             f"--sebench-sandbox={settings['sandbox']} (from {settings.source_of('sandbox')}): remote "
             "sandboxes are not supported yet; use --sebench-sandbox=local or docker")
+    if settings["max_drop"] is not None and settings["baseline"] is None:
+        raise pytest.UsageError(
+            f"--sebench-max-drop (from {settings.source_of('max_drop')}) compares with a baseline: "
+            "pass --sebench-baseline=REPORT too")
     if settings["model"] is not None and settings["rollouts"] is not None:
         raise pytest.UsageError(
             f"--sebench-model (from {settings.source_of('model')}) and --sebench-rollouts (from "

@@ -45,6 +45,15 @@ VALID: dict[str, tuple[str, Any]] = {
     "backoff": ("0.5", 0.5),
     "cache": ("off", "off"),
     "sandbox": ("docker", "docker"),
+    "progress": ("off", "off"),
+    "baseline": ("last.json", "last.json"),
+    "baseline-force": ("yes", True),
+    "alpha": ("0.01", 0.01),
+    "regressions": ("report", "report"),
+    "only-solved-by": ("reference.json", "reference.json"),
+    "fail-under": ("single_test:0.5, multiple_test:0.25", {"single_test": 0.5, "multiple_test": 0.25}),
+    "max-drop": ("5", 5.0),
+    "save-correct": ("sft.jsonl", "sft.jsonl"),
 }
 
 
@@ -96,6 +105,9 @@ class FakeConfig:
         return self.ini.get(key, "")
 
 
+NEEDS = {"max-drop": {"sebench_baseline": "last.json"}}  # options that only make sense with another
+
+
 def valid_value(option: settings.Option) -> tuple[str, Any]:
     if option.name in VALID:
         return VALID[option.name]
@@ -121,6 +133,7 @@ def test_every_option_is_read_from_every_source(option, where, monkeypatch):
     raw, expected = valid_value(option)
     config = FakeConfig(cli={option.dest: raw} if where == "cli" else None,
                         ini={option.ini_key: raw} if where == "ini" else None)
+    config.cli.update(NEEDS.get(option.name, {}))
     if where == "env":
         monkeypatch.setenv(option.env_var, raw)
     resolved = resolve(config)  # type: ignore[arg-type]
@@ -262,6 +275,15 @@ BAD_VALUES = [
     ("split", "single_test,validation", "unknown split validation"),
     ("split", ",", "expected a comma list of splits"),
     ("split", "", "expected a comma list of splits"),
+    ("alpha", "0", "strictly between 0 and 1"),
+    ("alpha", "five", "significance level"),
+    ("fail-under", "60", "from 0 to 1"),
+    ("fail-under", "validation:0.5", "unknown split 'validation'"),
+    ("fail-under", "0.5,0.6", "given twice"),
+    ("max-drop", "101", "percentage points"),
+    ("regressions", "warn", "expected one of fail, report"),
+    ("baseline-force", "maybe", "expected true or false"),
+    ("progress", "always", "expected one of auto, on, off"),
 ]
 SOURCE_TEXT = {"cli": "(from the command line)", "env": "(from environment variable {env})",
                "ini": "(from ini key {ini} in /project/pytest.ini)"}
@@ -338,6 +360,19 @@ def test_bad_served_model_settings(name, raw):
     option = next(option for option in OPTIONS if option.name == name)
     with pytest.raises(pytest.UsageError, match=f"invalid value '{raw}' for --sebench-{name}"):
         resolve(FakeConfig(cli={option.dest: raw}))  # type: ignore[arg-type]
+
+
+def test_max_drop_needs_a_baseline(monkeypatch):
+    monkeypatch.setenv("SEBENCH_MAX_DROP", "5")
+    with pytest.raises(pytest.UsageError, match="--sebench-max-drop .from environment variable "
+                                                "SEBENCH_MAX_DROP.* pass --sebench-baseline"):
+        resolve(FakeConfig())  # type: ignore[arg-type]
+
+
+def test_switch_on_the_command_line(pytester, fixture_data):
+    result = run(pytester, "--sebench-model=reference", f"--sebench-data={fixture_data}", "--co",
+                 "--sebench-baseline-force", "--sebench-progress=off")
+    assert result.ret == 0, result.stderr.str()
 
 
 def test_model_and_rollouts_exclude_each_other(pytester, fixture_data, monkeypatch):
