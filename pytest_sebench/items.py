@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from .data.problems import Problem
+from .gate.outcomes import FAIL, REGRESSION, XFAIL, ItemOutcome
 from .grade.extract import shorten
+from .grade.taxonomy import classify
 from .grade.verdict import Verdict
 from .report.records import PROPERTY, item_record
 
@@ -23,9 +25,10 @@ MAX_CASES_SHOWN = 5
 
 
 class WrongAnswer(Exception):
-    def __init__(self, verdicts: list[Verdict]) -> None:
-        super().__init__(verdicts[0].reason)
+    def __init__(self, verdicts: list[Verdict], outcome: ItemOutcome) -> None:
+        super().__init__(outcome.reason or verdicts[0].reason)
         self.verdicts = verdicts
+        self.outcome = outcome
 
 
 class SebenchCollector(pytest.Collector):
@@ -55,19 +58,28 @@ class SebenchItem(pytest.Item):
 
     def setup(self) -> None:
         self.verdicts, infrastructure_failure = self.state.grade(self.problem)
-        self.user_properties.append((PROPERTY, item_record(self.problem, self.verdicts)))
+        self.user_properties.append((PROPERTY, item_record(self.problem, self.verdicts,
+                                                           self.state.benchmark.library)))
         if infrastructure_failure:
             pytest.fail(f"infrastructure error (not the model's fault): {infrastructure_failure}",
                         pytrace=False)
 
     def runtest(self) -> None:
-        # An item passes when the model solved it in at least one sample; the pass rate is reported.
-        if not any(verdict.passed for verdict in self.verdicts):
-            raise WrongAnswer(self.verdicts)
+        # Without a baseline an item passes when some sample is correct; with one, see gate/outcomes.py.
+        outcome = self.state.outcome(self.problem, self.verdicts)
+        if outcome.result == XFAIL:
+            pytest.xfail(f"{outcome.reason} [{describe_failure(self.verdicts[0], self.library_name)}]")
+        if outcome.result == FAIL:
+            raise WrongAnswer(self.verdicts, outcome)
+
+    @property
+    def library_name(self) -> str:
+        return self.state.benchmark.library.name
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, WrongAnswer):
-            return failure_text(self.problem, excinfo.value.verdicts)
+            return failure_text(self.problem, excinfo.value.verdicts, excinfo.value.outcome,
+                                self.library_name)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path | str, int | None, str]:
@@ -75,12 +87,21 @@ class SebenchItem(pytest.Item):
         return file, int(line) - 1 if line.isdigit() else None, self.problem.id
 
 
-def failure_text(problem: Problem, verdicts: list[Verdict]) -> str:
-    verdict = verdicts[0]
-    lines = [f"{verdict.category}: {verdict.reason}", f"problem: {problem.id} ({problem.where})"]
+def describe_failure(verdict: Verdict, library: str) -> str:
+    """``result_error/wrong_value: 2 of 5 cases returned a wrong value``: category, class, reason."""
+    taxonomy = classify(verdict.to_record(), library)
+    return f"{verdict.category}{'/' + taxonomy if taxonomy else ''}: {verdict.reason}"
+
+
+def failure_text(problem: Problem, verdicts: list[Verdict], outcome: ItemOutcome, library: str) -> str:
+    verdict = next((v for v in verdicts if not v.passed), verdicts[0])
+    lines = [outcome.reason] if outcome.label == REGRESSION else []
+    lines += [describe_failure(verdict, library), f"problem: {problem.id} ({problem.where})"]
     if len(verdicts) > 1:
         categories = ", ".join(sorted({v.category for v in verdicts}))
-        lines.append(f"0/{len(verdicts)} samples correct ({categories}); sample 0 below")
+        correct = sum(v.passed for v in verdicts)
+        lines.append(f"{correct}/{len(verdicts)} samples correct ({categories}); "
+                     f"failing sample {verdict.sample} below")
     failing = [case for case in verdict.cases if not case.passed]
     for case in failing[:MAX_CASES_SHOWN]:
         lines.append(f"  input:    {case.input}")

@@ -15,6 +15,7 @@ import pytest
 from . import settings as settings_module
 
 if TYPE_CHECKING:
+    from .gate.baseline import RunReport
     from .session import SebenchSession
 
 SESSION_KEY = pytest.StashKey["SebenchSession"]()
@@ -52,11 +53,11 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
     from .report.json_report import check_writable
     from .session import SebenchSession
 
-    if resolved["report"] is not None:
-        problem = check_writable(Path(resolved["report"]))
-        if problem:
-            raise pytest.UsageError(f"--sebench-report={resolved['report']} (from "
-                                    f"{resolved.source_of('report')}): {problem}")
+    for name in ("report", "save_correct"):  # before the run spends its time, not after
+        if resolved[name] is not None and (problem := check_writable(Path(resolved[name]))):
+            raise pytest.UsageError(f"--sebench-{name.replace('_', '-')}={resolved[name]} (from "
+                                    f"{resolved.source_of(name)}): {problem}")
+    baseline = _read_report_option(resolved, "baseline")
     try:
         benchmark = load_benchmark(
             data=resolved["data"], docs=resolved["docs"], splits=resolved["split"],
@@ -76,7 +77,47 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
     answers = answer_source(resolved, benchmark.library, prompts,
                             cache_root=answer_cache_root(resolved, _cache_dir(config) / "answers", run_id),
                             run_id=run_id, workers=_worker_count(config))
-    return SebenchSession.create(resolved, benchmark, answers, run_id)
+    state = SebenchSession.create(resolved, benchmark, answers, run_id, baseline)
+    state.only_solved_by = _read_report_option(resolved, "only_solved_by")
+    state.junit_item_properties = _junit_family(config) in ("xunit1", "legacy")
+    if baseline is not None and not _is_worker(config):
+        state.warnings = _check_comparable(resolved, state, baseline)
+        for warning in state.warnings:
+            config.issue_config_time_warning(pytest.PytestWarning(f"sebench baseline: {warning}"), stacklevel=2)
+    return state
+
+
+def _read_report_option(resolved: settings_module.Settings, name: str) -> "RunReport | None":
+    from .gate.baseline import ReportFileError, load_run_report
+
+    if resolved[name] is None:
+        return None
+    try:
+        return load_run_report(Path(resolved[name]))
+    except ReportFileError as error:
+        raise pytest.UsageError(f"--sebench-{name.replace('_', '-')} (from {resolved.source_of(name)}): "
+                                f"{error}") from None
+
+
+def _check_comparable(resolved: settings_module.Settings, state: "SebenchSession",
+                      baseline: "RunReport") -> list[str]:
+    """Refuse a baseline made from other problems or another prompt; warn about lesser differences."""
+    from .gate.comparable import compare_provenance
+
+    refusals, warnings = compare_provenance(baseline.provenance, state.provenance(state.answers.facts()))
+    if refusals and not resolved["baseline_force"]:
+        raise pytest.UsageError(
+            f"--sebench-baseline={resolved['baseline']} (from {resolved.source_of('baseline')}) is not "
+            f"comparable with this run: {'; '.join(refusals)}. Pass --sebench-baseline-force to compare "
+            "anyway")
+    return refusals + warnings
+
+
+def _junit_family(config: pytest.Config) -> str:
+    try:
+        return str(config.getini("junit_family"))
+    except ValueError:  # -p no:junitxml: the key is not registered
+        return "xunit2"
 
 
 def _check_docker(resolved: settings_module.Settings) -> None:
@@ -127,12 +168,26 @@ class ActiveHooks:
     def __init__(self, state: "SebenchSession", config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        self.progress: Any = None  # the live display of the model requests (model/progress.py)
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not _is_worker(self.config) and self.state.answers.counters is not None:  # a served model
+            from .model.progress import ProgressDisplay
+
+            self.progress = ProgressDisplay.start(self.config, self.state.settings["progress"],
+                                                  self.state.run_id)
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
         benchmark = self.state.benchmark
-        return (f"sebench: model={self.state.answers.label} data={benchmark.data_source} "
-                f"library={benchmark.library.name} problems={len(benchmark.problems)} "
-                f"sandbox={self.state.sandbox_name} timeout={self.state.limits.timeout_seconds:g}s")
+        lines = [f"sebench: model={self.state.answers.label} data={benchmark.data_source} "
+                 f"library={benchmark.library.name} problems={len(benchmark.problems)} "
+                 f"sandbox={self.state.sandbox_name} timeout={self.state.limits.timeout_seconds:g}s"]
+        if self.state.baseline is not None:
+            lines.append(f"sebench: baseline {self.state.baseline.label} ({self.state.baseline.path}, "
+                         f"{len(self.state.baseline.items)} items)")
+        if self.state.only_solved_by is not None:
+            lines.append(f"sebench: {self.state.selection_note()}")
+        return lines
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
         # `pytest --sebench-model=X` runs the benchmark, not the repository's own tests; paths given
@@ -147,7 +202,12 @@ class ActiveHooks:
 
         collector = SebenchCollector.from_parent(session, name="sebench", nodeid="sebench",
                                                 state=self.state)
-        items[:0] = collector.collect()
+        ours = collector.collect()
+        kept = self.state.select(ours)
+        if len(kept) < len(ours):
+            dropped = set(map(id, ours)) - set(map(id, kept))
+            self.config.hook.pytest_deselected(items=[item for item in ours if id(item) in dropped])
+        items[:0] = kept
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """The selection is final (after -k/-m): a served model starts asking for exactly these."""
@@ -172,14 +232,19 @@ class ActiveHooks:
             if counters is not None:  # the controller adds every worker's counts up
                 session.config.workeroutput["sebench_requests"] = counters.to_json()  # type: ignore[attr-defined]
             return
-        path = self.state.settings["report"]
-        if path is not None:
-            try:
-                self.state.write_report(Path(path))
-            except ReportError as error:
-                session.config.stash[_REPORT_ERROR] = str(error)
-                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-        if self.state.summary().overall.errors and session.exitstatus == pytest.ExitCode.OK:
+        if self.progress is not None:  # erased before anything of the summary is written
+            self.progress.stop()
+        evaluation = self.state.evaluation()
+        _add_junit_session_properties(session.config, self.state)
+        for name, write in (("report", self.state.write_report), ("save_correct", self.state.write_correct)):
+            if self.state.settings[name] is not None:
+                try:
+                    write(Path(self.state.settings[name]))
+                except ReportError as error:
+                    session.config.stash[_REPORT_ERROR] = str(error)
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+        failed = self.state.summary().overall.errors or evaluation.failed_gates
+        if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
@@ -189,6 +254,12 @@ class ActiveHooks:
         terminalreporter.write_sep("=", "SE-Bench summary")
         terminalreporter.write(self.state.summary().render(width=writer.fullwidth,
                                                            color=writer.hasmarkup))
+        from .report.terminal import NextSteps, render_evaluation
+
+        steps = NextSteps(tuple(config.invocation_params.args), self.state.settings["report"],
+                          self.state.settings["baseline"])
+        terminalreporter.write(render_evaluation(self.state.evaluation(), steps, width=writer.fullwidth,
+                                                 color=writer.hasmarkup))
         if self.state.answers.counters is not None:
             terminalreporter.write_line(self.state.answers.counters.line())
         if _REPORT_ERROR in config.stash:
@@ -197,6 +268,8 @@ class ActiveHooks:
             terminalreporter.write_line(f"report written to {self.state.settings['report']}")
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self.progress is not None:  # in case sessionfinish never ran (stop() is idempotent)
+            self.progress.stop()
         self.state.close()
         if not _is_worker(config) and self.state.settings["cache"] == "off":
             import shutil
@@ -204,6 +277,30 @@ class ActiveHooks:
             from .model.factory import run_scratch
 
             shutil.rmtree(run_scratch(self.state.run_id), ignore_errors=True)
+
+
+def _add_junit_session_properties(config: pytest.Config, state: "SebenchSession") -> None:
+    """Accuracy per split and the gates' verdicts as <testsuite> properties of the JUnit XML.
+
+    ``record_testsuite_property`` is a fixture, so under xdist it runs on a worker and the controller,
+    which writes the XML, never sees it. The controller's junitxml plugin object accepts global
+    properties directly; it is found by that public method, not by importing pytest internals.
+    """
+    writers = [plugin for plugin in config.pluginmanager.get_plugins()
+               if callable(getattr(plugin, "add_global_property", None))]
+    if not writers:  # no --junitxml
+        return
+    evaluation = state.evaluation()
+    properties: list[tuple[str, object]] = [
+        (f"sebench_accuracy_{name}", f"{stats.accuracy:.6f}")
+        for name, stats in [*evaluation.summary.splits.items(), ("overall", evaluation.summary.overall)]]
+    properties += [(f"sebench_gate_{gate.name.replace(' ', '_')}", "pass" if gate.passed else "fail")
+                   for gate in evaluation.gates]
+    properties += [("sebench_regressions", len(evaluation.comparison.regressions)),
+                   ("sebench_model", state.answers.label)]
+    for writer in writers:
+        for name, value in properties:
+            writer.add_global_property(name, value)
 
 
 class XdistHooks:

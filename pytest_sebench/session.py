@@ -15,12 +15,16 @@ from .data.benchmark import Benchmark
 from .data.problems import Problem
 from .execution.backends import create_backend
 from .execution.base import Limits, Sandbox, SandboxUnavailable
+from .gate.baseline import ItemCounts, RunReport
+from .gate.evaluation import Evaluation, GateSettings, evaluate
+from .gate.outcomes import ItemOutcome, Policy, decide
+from .gate.stats import seed_from
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
 from .model.client import RequestFailed
 from .report.json_report import build_report, write_report
-from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
 from .report.provenance import provenance
+from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
 from .report.summary import Summary
 from .settings import Settings
 
@@ -33,15 +37,28 @@ class SebenchSession:
     limits: Limits
     run_id: str
     sandbox_name: str = "local"
+    baseline: RunReport | None = None
+    policy: Policy = Policy(has_baseline=False)
+    gates: GateSettings = GateSettings()
+    warnings: list[str] = field(default_factory=list)  # about the baseline's comparability
+    junit_item_properties: bool = True  # off for xunit2, whose schema has no per-test properties
+    only_solved_by: RunReport | None = None  # --sebench-only-solved-by
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sandbox: Sandbox | None = None
+    _evaluation: Evaluation | None = None
 
     @classmethod
-    def create(cls, settings: Settings, benchmark: Benchmark, answers: AnswerSource,
-               run_id: str) -> "SebenchSession":
+    def create(cls, settings: Settings, benchmark: Benchmark, answers: AnswerSource, run_id: str,
+               baseline: RunReport | None = None) -> "SebenchSession":
         limits = Limits(timeout_seconds=settings["timeout"], memory_bytes=settings["memory"],
                         output_bytes=settings["output_limit"])
-        return cls(settings, benchmark, answers, limits, run_id, sandbox_name=settings["sandbox"])
+        policy = Policy(has_baseline=baseline is not None, alpha=settings["alpha"],
+                        regressions_fail=settings["regressions"] == "fail",
+                        gated_by_accuracy=baseline is None and settings["fail_under"] is not None,
+                        baseline_label=baseline.label if baseline is not None else "the baseline")
+        gates = GateSettings(settings["fail_under"], settings["max_drop"], settings["alpha"])
+        return cls(settings, benchmark, answers, limits, run_id, sandbox_name=settings["sandbox"],
+                   baseline=baseline, policy=policy, gates=gates)
 
     @property
     def sandbox(self) -> Sandbox:
@@ -65,13 +82,38 @@ class SebenchSession:
             except SandboxUnavailable as error:
                 return self._with_errors(verdicts, f"sandbox unavailable: {error}"), str(error)
             judged[text] = verdict
+            if verdict.passed and self.settings["save_correct"] is not None:
+                answer = {**answer, "response": text}  # the training data --sebench-save-correct writes
             verdicts.append(replace(verdict, sample=sample, answer=answer))
         return verdicts, None
+
+    def outcome(self, problem: Problem, verdicts: list[Verdict]) -> ItemOutcome:
+        """Pass, fail or xfail for the item (the same rule the controller applies to the records)."""
+        now = ItemCounts.from_categories([verdict.category for verdict in verdicts])
+        base = self.baseline.items.get(problem.id) if self.baseline is not None else None
+        return decide(now, base, self.policy)
 
     def _with_errors(self, verdicts: list[Verdict], reason: str) -> list[Verdict]:
         """Samples that got no verdict count as errors: never dropped, never a pass."""
         missing = range(len(verdicts), self.answers.samples)
         return verdicts + [replace(infrastructure_error(reason), sample=sample) for sample in missing]
+
+    # -- selection -------------------------------------------------------------------------------
+
+    def select(self, items: list[Any]) -> list[Any]:
+        """The items ``--sebench-only-solved-by`` keeps (all of them without it)."""
+        if self.only_solved_by is None:
+            return items
+        solved = self.only_solved_by.solved_ids()
+        return [item for item in items if item.problem.id in solved]
+
+    def selection_note(self) -> str:
+        assert self.only_solved_by is not None
+        ids = {problem.id for problem in self.benchmark.problems}
+        known = self.only_solved_by.items
+        solved = ids & self.only_solved_by.solved_ids()
+        return (f"only items solved in {self.only_solved_by.path}: {len(solved)} of {len(ids)} kept; "
+                f"{len(ids & known.keys()) - len(solved)} not solved there, {len(ids - known.keys())} not in it")
 
     # -- gathering (controller, or the only process) ---------------------------------------------
 
@@ -91,11 +133,17 @@ class SebenchSession:
             problem = self.problem_for(report.nodeid)
             if problem is not None:  # e.g. a crashed xdist worker: still counted, as an error
                 reason = (report.longreprtext or "no verdict").strip().splitlines()
-                self.records[report.nodeid] = error_record(problem, reason[-1] if reason else "no verdict")
+                self.records[report.nodeid] = error_record(problem, reason[-1] if reason else "no verdict",
+                                                           self.benchmark.library)
         current = self.records.get(report.nodeid)
         # The full record stays here; JUnit XML gets its small, readable part.
-        report.user_properties = [prop for prop in report.user_properties if prop[0] != PROPERTY] + (
-            junit_properties(current) if current is not None and report.when == "teardown" else [])
+        report.user_properties = [prop for prop in report.user_properties if prop[0] != PROPERTY]
+        if current is not None and report.when == "teardown" and self.junit_item_properties:
+            report.user_properties += junit_properties(current, self.item_outcome(current).to_json())
+
+    def item_outcome(self, record: dict[str, Any]) -> ItemOutcome:
+        base = self.baseline.items.get(record["id"]) if self.baseline is not None else None
+        return decide(ItemCounts.from_record(record), base, self.policy)
 
     def ordered_records(self) -> list[dict[str, Any]]:
         order = {problem_id: index for index, problem_id in enumerate(self.benchmark.by_id)}
@@ -106,15 +154,33 @@ class SebenchSession:
                                     data_source=self.benchmark.data_source,
                                     library=self.benchmark.library.name)
 
+    def evaluation(self) -> Evaluation:
+        """The run's conclusions; computed once, after the last item (the records are final then)."""
+        if self._evaluation is None:
+            fingerprint = self.provenance(self.answers.facts())["dataset_fingerprint"]
+            self._evaluation = evaluate(self.ordered_records(), self.summary(), self.baseline, self.policy,
+                                        self.gates, seed=seed_from(fingerprint), warnings=self.warnings)
+        return self._evaluation
+
+    def provenance(self, model: dict[str, Any]) -> dict[str, Any]:
+        return provenance(problems=self.benchmark.problems, data_source=self.benchmark.data_source,
+                          model=model, sandbox=self.sandbox_name)
+
     def write_report(self, path: Path) -> None:
-        report = build_report(self.summary(), self.ordered_records())
-        report["provenance"] = provenance(
-            problems=self.benchmark.problems, data_source=self.benchmark.data_source,
-            splits=sorted({problem.split for problem in self.benchmark.problems}),
-            model=self.answers.describe(), sandbox=self.sandbox_name)
+        evaluation = self.evaluation()
+        items = [dict(record, outcome=evaluation.comparison.outcomes[record["id"]].to_json())
+                 for record in self.ordered_records()]
+        report = build_report(self.summary(), items)
+        report.update(evaluation.to_json())
+        report["provenance"] = self.provenance(self.answers.describe())
         if self.answers.counters is not None:
             report["requests"] = self.answers.counters.to_json()
         write_report(path, report)
+
+    def write_correct(self, path: Path) -> None:
+        from .report.save_correct import write_correct
+
+        write_correct(path, self.ordered_records(), self.benchmark)
 
     def close(self) -> None:
         self.answers.close()

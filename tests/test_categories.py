@@ -229,7 +229,7 @@ def test_rollouts_through_the_plugin(pytester, fixture_data, workers):
     counts = data["summary"]["overall"]["categories"]
     assert {category: count for category, count in counts.items() if count} == Counter(expected)
     result.stdout.fnmatch_lines(["*error:*Timeout: the answer ran longer than 1 s*",
-                                 "*numpy: line *: looks numpy up by name*"])
+                                 "*numpy/numpy_use: line *: looks numpy up by name*"])
 
 
 # ---------------------------------------------------------------------------------- the real data

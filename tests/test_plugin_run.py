@@ -119,7 +119,7 @@ def test_wrong_answers_fail_with_details(pytester, fixture_data, workers):
     path = write_rows(pytester.path / "rollouts.jsonl", rollouts)
     result = run(pytester, f"--sebench-rollouts={path}", f"--sebench-data={fixture_data}", workers)
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*without_zwc: *makes no call through qel*", "*code:*"])
+    result.stdout.fnmatch_lines(["*without_zwc/no_code: *makes no call through qel*", "*code:*"])
 
 
 def test_report_path_checked_before_the_run(pytester, fixture_data):
@@ -130,13 +130,32 @@ def test_report_path_checked_before_the_run(pytester, fixture_data):
     assert "Traceback" not in result.stderr.str()
 
 
-def test_junit_xml_names_category(pytester, fixture_data):
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("family", ["xunit1", "xunit2"])
+def test_junit_xml_names_category(pytester, fixture_data, family, workers):
+    import xml.etree.ElementTree as ET
+
     rows = read_rows(fixture_data / "single_test.jsonl")[:1]
     rollout = {**{k: rows[0][k] for k in ("query", "test_cases", "right_exe_result")},
                "response": "no code here"}
     path = write_rows(pytester.path / "rollouts.jsonl", [rollout])
     junit = pytester.path / "junit.xml"
-    run(pytester, f"--sebench-rollouts={path}", f"--sebench-data={fixture_data}", f"--junitxml={junit}")
-    text = junit.read_text()
-    assert 'name="sebench_category" value="without_zwc"' in text
-    assert "without_zwc: the answer has no fenced Python block" in text
+    run(pytester, f"--sebench-rollouts={path}", f"--sebench-data={fixture_data}", f"--junitxml={junit}",
+        "-o", f"junit_family={family}", workers)
+    suite = ET.parse(junit).getroot().find("testsuite")
+    case = suite.find("testcase")
+    # the failure message names the category and the taxonomy class
+    assert case.find("failure").get("message").startswith(
+        "without_zwc/no_code: the answer has no fenced Python block")
+    item_properties = {prop.get("name"): prop.get("value") for prop in case.iter("property")}
+    if family == "xunit1":
+        assert item_properties["sebench_category"] == "without_zwc"
+        assert item_properties["sebench_taxonomy"] == "no_code"
+        assert item_properties["sebench_passed"] == "0/1"
+    else:  # the xunit2 schema has no properties on a test case
+        assert not item_properties
+    # session-level properties reach the XML also under xdist (record_testsuite_property would not)
+    session_properties = {prop.get("name"): prop.get("value")
+                          for prop in suite.find("properties").iter("property")}
+    assert session_properties["sebench_accuracy_rollouts"] == "0.000000"
+    assert session_properties["sebench_model"] == "rollouts"

@@ -24,6 +24,10 @@ class AnswerSource(Protocol):
 
     def describe(self) -> dict[str, Any]: ...
 
+    def facts(self) -> dict[str, Any]:
+        """What ``describe`` says that needs no request to the server (for checks at start)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -35,6 +39,12 @@ class _Instant:
 
     def prepare(self, problems: Sequence[Problem]) -> None:
         pass
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.label, "samples": self.samples}
+
+    def facts(self) -> dict[str, Any]:
+        return self.describe()
 
     def close(self) -> None:
         pass
@@ -50,9 +60,6 @@ class ReferenceModel(_Instant):
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         return reference_response(problem, self.library), {}
 
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.label, "samples": self.samples}
-
 
 class RolloutAnswers(_Instant):
     label = "rollouts"
@@ -61,6 +68,3 @@ class RolloutAnswers(_Instant):
         if problem.response is None:
             raise ValueError(f"{problem.where}: a rollout line without a response")
         return problem.response, {}
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.label, "samples": self.samples}

@@ -92,13 +92,16 @@ class ServedModel:
                                  "cached": answer.cached}
 
     def describe(self) -> dict[str, Any]:
-        s = self.settings
         if self._served_model is None:  # the xdist controller never prepared: ask once for the record
             try:
                 self._served_model = self._identify()
             except ServerUnusable:
                 pass
-        return {"name": s.model, "revision": s.revision, "served_model": self._served_model,
+        return {**self.facts(), "served_model": self._served_model}
+
+    def facts(self) -> dict[str, Any]:
+        s = self.settings
+        return {"name": s.model, "revision": s.revision,
                 "endpoints": [endpoint_label(url) for url in s.base_urls], "mode": self.prompts.mode,
                 "prompt": self.prompts.source, "prompt_hash": self.prompts.fingerprint,
                 "samples": s.samples, **s.sampling.key_fields()}

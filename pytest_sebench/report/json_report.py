@@ -34,16 +34,20 @@ def build_report(summary: Summary, items: list[dict[str, Any]]) -> dict[str, Any
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
-    text = json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False)
+    write_atomically(path, json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """The whole text or nothing at ``path``: a reader never sees a partial file."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text + "\n")
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except OSError as error:
         if "temporary" in locals() and os.path.exists(temporary):
             os.unlink(temporary)
-        raise ReportError(f"cannot write the report {path}: {error.strerror or error}") from None
+        raise ReportError(f"cannot write {path}: {error.strerror or error}") from None

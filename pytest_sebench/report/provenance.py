@@ -22,6 +22,14 @@ def problems_fingerprint(problems: Sequence[Problem]) -> str:
     return digest.hexdigest()[:16]
 
 
+def split_fingerprints(problems: Sequence[Problem]) -> dict[str, str]:
+    """One fingerprint per split, so runs of different split selections compare on what they share."""
+    splits: dict[str, list[Problem]] = {}
+    for problem in problems:
+        splits.setdefault(problem.split, []).append(problem)
+    return {split: problems_fingerprint(members) for split, members in sorted(splits.items())}
+
+
 def git_commit() -> str | None:
     try:
         done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
@@ -39,13 +47,20 @@ def numpy_version() -> str | None:
         return None
 
 
-def provenance(*, problems: Sequence[Problem], data_source: str, splits: Sequence[str],
-               model: dict[str, Any], sandbox: str) -> dict[str, Any]:
+def provenance(*, problems: Sequence[Problem], data_source: str, model: dict[str, Any],
+               sandbox: str) -> dict[str, Any]:
+    """``model`` is the answer source's description; mode, prompt and K are lifted to the top, where a
+    later run checks them (None when no prompt was used: the reference model, a rollout file)."""
+    fingerprints = split_fingerprints(problems)
     return {
         "plugin_version": __version__,
         "data": data_source,
         "dataset_fingerprint": problems_fingerprint(problems),
-        "splits": list(splits),
+        "split_fingerprints": fingerprints,
+        "splits": list(fingerprints),
+        "mode": model.get("mode"),
+        "prompt_hash": model.get("prompt_hash"),
+        "samples": model.get("samples"),
         "model": model,
         "sandbox": sandbox,
         "numpy": numpy_version(),

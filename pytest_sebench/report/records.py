@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ..data.library import Library
 from ..data.problems import Problem
+from ..grade.taxonomy import classify
 from ..grade.verdict import Verdict, infrastructure_error
 
 PROPERTY = "sebench"  # the user_properties key carrying the full record
 NODE_PREFIX = "sebench::"
 
 
-def item_record(problem: Problem, verdicts: Iterable[Verdict]) -> dict[str, Any]:
+def item_record(problem: Problem, verdicts: Iterable[Verdict], library: Library) -> dict[str, Any]:
+    samples = [verdict.to_record() for verdict in verdicts]
+    for sample in samples:
+        sample["taxonomy"] = classify(sample, library.name)
     record: dict[str, Any] = {"id": problem.id, "split": problem.split, "row": problem.row,
-                              "functions": list(problem.functions), "where": problem.where,
-                              "samples": [verdict.to_record() for verdict in verdicts]}
+                              "functions": list(problem.functions),
+                              "library_functions": library_functions(problem, library),
+                              "where": problem.where, "samples": samples}
     if problem.source_line is not None:
         record["source_line"] = problem.source_line
     return record
@@ -31,18 +37,29 @@ def record_from_properties(properties: Iterable[tuple[str, object]]) -> dict[str
     return None
 
 
-def junit_properties(record: dict[str, Any]) -> list[tuple[str, object]]:
+def junit_properties(record: dict[str, Any], outcome: dict[str, Any] | None) -> list[tuple[str, object]]:
     """The small, readable part of a record for JUnit XML (the whole record would swamp it)."""
     samples = record.get("samples", [])
     categories = ",".join(sample["category"] for sample in samples)
-    return [("sebench_id", record["id"]), ("sebench_category", categories),
-            ("sebench_passed", sum(1 for sample in samples if sample.get("passed")))]
+    classes = ",".join(sorted({sample["taxonomy"] for sample in samples if sample.get("taxonomy")}))
+    properties: list[tuple[str, object]] = [
+        ("sebench_id", record["id"]), ("sebench_category", categories), ("sebench_taxonomy", classes),
+        ("sebench_passed", f"{sum(1 for sample in samples if sample.get('passed'))}/{len(samples)}")]
+    if outcome is not None:
+        properties.append(("sebench_outcome", outcome["label"]))
+    return properties
 
 
-def error_record(problem: Problem, reason: str) -> dict[str, Any]:
+def library_functions(problem: Problem, library: Library) -> list[str]:
+    """The row's functions by their full library path (``zwc.rfx.quvohe``), for the forgetting map;
+    the NumPy reference tells main from linalg for names that exist in both."""
+    names: list[str] = []
+    for function in problem.functions:
+        names += library.resolve(function, problem.reference_code or "") or [function]
+    return list(dict.fromkeys(names))
+
+
+def error_record(problem: Problem, reason: str, library: Library) -> dict[str, Any]:
     """For an item that produced no verdict of its own (sandbox failure, crashed worker)."""
-    return item_record(problem, [infrastructure_error(reason)])
+    return item_record(problem, [infrastructure_error(reason)], library)
 
-
-def node_name(problem: Problem) -> str:
-    return problem.id

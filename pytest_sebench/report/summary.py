@@ -59,12 +59,21 @@ class SplitStats:
             return 0.0
         return sum(pass_at_k(n, c, k) for n, c in self.counts) / len(self.counts)
 
+    def interval(self, k: int | None = None) -> tuple[float, float]:
+        """95 % interval over items of mean@k (``k`` None) or of pass@k."""
+        from ..gate.stats import mean_interval
+
+        per_item = [c / n if k is None else pass_at_k(n, c, k) for n, c in self.counts]
+        return mean_interval(per_item)
+
     def to_json(self) -> dict[str, Any]:
         # accuracy is mean@k (the mean over items of the fraction of correct samples: the paper's
         # Table 2 figure); pass@1 equals it, pass@k is the unbiased estimator at k = K.
         return {"items": self.items, "samples": self.samples, "k": self.k,
                 "accuracy": round(self.accuracy, 6), "mean_at_k": round(self.accuracy, 6),
+                "mean_at_k_ci95": [round(bound, 6) for bound in self.interval()],
                 "pass_at_1": round(self.pass_at(1), 6), "pass_at_k": round(self.pass_at(self.k), 6),
+                "pass_at_k_ci95": [round(bound, 6) for bound in self.interval(self.k)],
                 "errors": self.errors, "categories": dict(self.categories)}
 
 
@@ -92,8 +101,10 @@ class Summary:
                 OVERALL: self.overall.to_json()}
 
     def render(self, width: int = 100, color: bool = False) -> str:
+        return console_text(width, color, self.draw)
+
+    def draw(self, console: Any) -> None:
         from rich import box
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(box=box.SIMPLE_HEAD)
@@ -105,19 +116,33 @@ class Summary:
         k = self.overall.k
         if k > 1:
             table.add_row(f"mean@{k}", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns))
-            table.add_row(f"pass@{k}", *(f"{100 * stats.pass_at(k):.1f}%" for _, stats in columns),
+            table.add_row("  95% CI", *(_interval(stats.interval()) for _, stats in columns))
+            table.add_row(f"pass@{k}", *(f"{100 * stats.pass_at(k):.1f}%" for _, stats in columns))
+            table.add_row("  95% CI", *(_interval(stats.interval(k)) for _, stats in columns),
                           end_section=True)
         else:
-            table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns),
+            table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns))
+            table.add_row("  95% CI", *(_interval(stats.interval()) for _, stats in columns),
                           end_section=True)
         for category in CATEGORIES:
             table.add_row(category, *(str(stats.categories[category]) for _, stats in columns))
-        buffer = io.StringIO()
-        console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                          highlight=False)
         console.print(f"model {self.model}, data {self.data_source}, library {self.library}")
         console.print(table)
         if self.overall.errors:
             console.print(f"{self.overall.errors} infrastructure error(s): counted as not solved; "
                           "the run fails until they are fixed.")
-        return buffer.getvalue()
+
+
+def _interval(bounds: tuple[float, float]) -> str:
+    return f"{100 * bounds[0]:.1f}-{100 * bounds[1]:.1f}"
+
+
+def console_text(width: int, color: bool, *parts: Any) -> str:
+    """Render rich objects (or callables drawing on a console) to text for pytest's terminal writer."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color, highlight=False)
+    for part in parts:
+        part(console) if callable(part) else console.print(part)
+    return buffer.getvalue()

@@ -1,0 +1,150 @@
+"""The terminal summary after the split table: the baseline, the gates, regressions, forgetting, taxonomy.
+
+Only renders: every figure comes from the :class:`Evaluation` that the JSON report serialises too.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..gate.evaluation import Evaluation
+from ..gate.forgetting import FunctionChange, most_forgotten, most_learned
+from ..grade.taxonomy import CLASSES, PARENT
+from .summary import console_text
+
+SHOWN_REGRESSIONS = 20
+SHOWN_FUNCTIONS = 10
+SHOWN_IDS = 10
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """What the user may want to run next; built from the command line of this run."""
+
+    args: tuple[str, ...]  # this run's arguments
+    report: str | None
+    baseline: str | None
+
+
+def render_evaluation(evaluation: Evaluation, steps: NextSteps, width: int = 100, color: bool = False) -> str:
+    return console_text(width, color, lambda console: draw(console, evaluation, steps))
+
+
+def draw(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
+    comparison = evaluation.comparison
+    if comparison.baseline is not None:
+        _draw_baseline(console, evaluation)
+    _draw_gates(console, evaluation)
+    _draw_regressions(console, evaluation)
+    _draw_functions(console, evaluation.functions, has_baseline=comparison.baseline is not None)
+    _draw_taxonomy(console, evaluation.taxonomy)
+    _draw_next(console, evaluation, steps)
+
+
+def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
+    from rich import box
+    from rich.table import Table
+
+    comparison = evaluation.comparison
+    baseline = comparison.baseline
+    assert baseline is not None
+    console.print(f"against {baseline.label} ({baseline.path}, {baseline.provenance.get('time', 'time unknown')})")
+    table = Table(box=box.SIMPLE_HEAD)
+    for title in ("", "items", "now", "baseline", "change", "95% CI", "p (drop)", "test"):
+        table.add_column(title, justify="left" if not title else "right")
+    for name, diff in comparison.paired.items():
+        table.add_row(name, str(diff.items), f"{100 * diff.now:.1f}%", f"{100 * diff.base:.1f}%",
+                      f"{100 * diff.difference:+.1f}", f"{100 * diff.low:+.1f} to {100 * diff.high:+.1f}",
+                      f"{diff.p_value:.3g}", diff.method)
+    console.print(table)
+    counts = [(len(comparison.regressions), "regressions"), (len(comparison.improvements), "improvements"),
+              (len(comparison.known_gaps), "known gaps"), (len(comparison.flaky), "flaky")]
+    console.print("items: " + ", ".join(f"{count} {what}" for count, what in counts))
+    for ids, what in ((comparison.missing_now, "in the baseline but not run now"),
+                      (comparison.not_in_baseline, "run now but not in the baseline"),
+                      (comparison.unpaired_errors, "left out of the pairing (infrastructure error on a side)")):
+        if ids:
+            console.print(f"{len(ids)} items {what}: {_ids(ids)}")
+    for warning in comparison.warnings:
+        console.print(f"warning: {warning}")
+
+
+def _draw_gates(console: Any, evaluation: Evaluation) -> None:
+    for gate in evaluation.gates:
+        verdict = "[green]PASS[/green]" if gate.passed else "[bold red]FAIL[/bold red]"
+        console.print(f"gate {gate.name}: {verdict} {gate.detail}")
+
+
+def _draw_regressions(console: Any, evaluation: Evaluation) -> None:
+    comparison = evaluation.comparison
+    regressions = comparison.regressions
+    if not regressions:
+        return
+    console.print(f"[bold]regressions[/bold] ({min(len(regressions), SHOWN_REGRESSIONS)} of {len(regressions)}):")
+    for item_id in regressions[:SHOWN_REGRESSIONS]:
+        base = comparison.baseline_counts(item_id)
+        now = comparison.counts[item_id]
+        console.print(f"  {item_id}  {base.text() if base else '?'} -> {now.text()}")
+
+
+def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseline: bool) -> None:
+    if not functions:
+        return
+    if not has_baseline:
+        weakest = sorted(functions, key=lambda entry: (entry.now, entry.name))[:SHOWN_FUNCTIONS]
+        console.print("weakest functions: " + ", ".join(
+            f"{entry.name} {100 * entry.now:.0f}% ({entry.items})" for entry in weakest))
+        return
+    for title, entries in (("most forgotten", most_forgotten(functions, SHOWN_FUNCTIONS)),
+                           ("most learned", most_learned(functions, SHOWN_FUNCTIONS))):
+        shown = ", ".join(f"{entry.name} {100 * (entry.change or 0):+.0f} pts ({entry.paired} items)"
+                          for entry in entries)
+        console.print(f"{title}: {shown or 'none'}")
+
+
+def _draw_taxonomy(console: Any, taxonomy: dict[str, int]) -> None:
+    if not any(taxonomy.values()):
+        return
+    by_category: dict[str, list[str]] = {}
+    for name in CLASSES:
+        if taxonomy[name]:
+            by_category.setdefault(PARENT[name], []).append(f"{name} {taxonomy[name]}")
+    console.print("failures: " + "; ".join(f"{category}: {', '.join(parts)}"
+                                           for category, parts in by_category.items()))
+
+
+def _draw_next(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
+    regressions = evaluation.comparison.regressions
+    if regressions:
+        console.print("rerun the regressions: " + rerun_command(steps.args, regressions), soft_wrap=True)
+    if steps.report is None:
+        console.print("keep this run as a baseline: rerun with --sebench-report=PATH")
+    elif not evaluation.failed_gates and not (regressions and evaluation.comparison.policy.regressions_fail):
+        target = steps.baseline or "baseline.json"
+        console.print(f"accept this report as the baseline: cp {shlex.quote(steps.report)} "
+                      f"{shlex.quote(target)}", soft_wrap=True)
+
+
+def rerun_command(args: Sequence[str], item_ids: Sequence[str]) -> str:
+    """This run's command line with ``-k`` selecting the given items (any earlier -k is replaced)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == "-k":
+            skip = True
+            continue
+        if arg.startswith("-k") or arg.startswith("--sebench-report"):
+            continue
+        kept.append(arg)
+    selection = " or ".join(item_ids)
+    return shlex.join(["pytest", *kept, "-k", selection])
+
+
+def _ids(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:SHOWN_IDS])
+    return shown + (f" and {len(ids) - SHOWN_IDS} more (all in the report)" if len(ids) > SHOWN_IDS else "")
