@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from . import progress
 from .cache import AnswerCache
 from .client import ChatClient, Completion, Counters, RequestFailed, ServerUnusable
 
@@ -56,6 +57,8 @@ class AnswerBroker:
         self._stopping = False
         self._prefetching: Any = None
         self._slots: asyncio.Semaphore | None = None  # C requests at most, the items' own included
+        self._progress = progress.snapshot_dir(cache.run_id)
+        self._present = 0  # requests already answered in the cache when asking began
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -63,6 +66,8 @@ class AnswerBroker:
         self._requests = list(requests)
         self._thread.start()
         self._started = True
+        if self._progress.is_dir():  # a live display is running and wants our counts (progress.py)
+            asyncio.run_coroutine_threadsafe(self._report_progress(), self._loop)
         self._prefetching = asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
 
     def close(self, grace: float | None = None) -> None:
@@ -94,6 +99,7 @@ class AnswerBroker:
             for key in self._claimed:
                 if self.cache.get(key) is None:
                     self.cache.release(key)  # a waiting worker takes it over at once
+            progress.write_snapshot(self._progress, progress.process_name(), self._snapshot())  # final
 
     # -- what items call (any thread) --------------------------------------------------------------
 
@@ -176,6 +182,24 @@ class AnswerBroker:
             self.counters.done += 1
         finally:
             self.counters.in_flight -= 1
+
+    async def _report_progress(self) -> None:
+        """This process's counts for the live display, rewritten at most every SNAPSHOT_SECONDS."""
+        # Answers already cached are not asked for: the display's bar must not wait for them. A stat
+        # per request (the cache's own path for a key; no read, no parse) is cheap even for 10k.
+        # It runs before any fetcher of this loop, so this process has asked for none of them yet.
+        self._present = sum(self.cache._answer_path(request.key).exists() for request in self._requests)
+        written: dict[str, int] | None = None
+        while True:
+            snapshot = self._snapshot()
+            if snapshot != written:
+                progress.write_snapshot(self._progress, progress.process_name(), snapshot)
+                written = snapshot
+            await asyncio.sleep(progress.SNAPSHOT_SECONDS)
+
+    def _snapshot(self) -> dict[str, int]:
+        return {**self.counters.to_json(), "in_flight": self.counters.in_flight,
+                "planned": len(self._requests), "present": self._present}
 
     def _declare_fatal(self, reason: str) -> None:
         if self._fatal is None:
