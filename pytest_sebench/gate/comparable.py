@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 # (provenance key, what it is called in messages): differences are warnings
-_WARN_KEYS = (("plugin_version", "plugin version"), ("data", "data source"), ("sandbox", "sandbox"),
+# (Where the data came from is no concern: the fingerprints above say whether the problems are the same.)
+_WARN_KEYS = (("plugin_version", "plugin version"), ("sandbox", "sandbox"),
               ("numpy", "NumPy version"), ("samples", "samples per item (K)"))
 _WARN_MODEL_KEYS = (("temperature", "temperature"), ("max_tokens", "max tokens"))
 

@@ -53,10 +53,10 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
     console.print(f"against {baseline.label} ({baseline.path}, {baseline.provenance.get('time', 'time unknown')})")
     table = Table(box=box.SIMPLE_HEAD)
     for title in ("", "items", "now", "baseline", "change", "95% CI", "p (drop)", "test"):
-        table.add_column(title, justify="left" if not title else "right")
+        table.add_column(title, justify="left" if not title else "right", no_wrap=True)
     for name, diff in comparison.paired.items():
         table.add_row(name, str(diff.items), f"{100 * diff.now:.1f}%", f"{100 * diff.base:.1f}%",
-                      f"{100 * diff.difference:+.1f}", f"{100 * diff.low:+.1f} to {100 * diff.high:+.1f}",
+                      f"{100 * diff.difference:+.1f}", f"{100 * diff.low:+.1f}..{100 * diff.high:+.1f}",
                       f"{diff.p_value:.3g}", diff.method)
     console.print(table)
     counts = [(len(comparison.regressions), "regressions"), (len(comparison.improvements), "improvements"),
@@ -74,7 +74,7 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
 def _draw_gates(console: Any, evaluation: Evaluation) -> None:
     for gate in evaluation.gates:
         verdict = "[green]PASS[/green]" if gate.passed else "[bold red]FAIL[/bold red]"
-        console.print(f"gate {gate.name}: {verdict} {gate.detail}")
+        console.print(f"gate {gate.name}: {verdict} {gate.detail}", soft_wrap=True)
 
 
 def _draw_regressions(console: Any, evaluation: Evaluation) -> None:
