@@ -50,14 +50,17 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
     comparison = evaluation.comparison
     baseline = comparison.baseline
     assert baseline is not None
-    console.print(f"against {baseline.label} ({baseline.path}, {baseline.provenance.get('time', 'time unknown')})")
+    tests = sorted({"exact McNemar" if diff.method == "mcnemar" else "paired bootstrap"
+                    for diff in comparison.paired.values()})
+    console.print(f"against {baseline.label} ({baseline.path}, {baseline.provenance.get('time', 'time unknown')}); "
+                  f"change in points, {' / '.join(tests) or 'no'} test, one-sided p of a drop", soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD)
-    for title in ("", "items", "now", "baseline", "change", "95% CI", "p (drop)", "test"):
+    for title in ("", "items", "now", "before", "change", "95% CI", "p"):
         table.add_column(title, justify="left" if not title else "right", no_wrap=True)
     for name, diff in comparison.paired.items():
         table.add_row(name, str(diff.items), f"{100 * diff.now:.1f}%", f"{100 * diff.base:.1f}%",
                       f"{100 * diff.difference:+.1f}", f"{100 * diff.low:+.1f}..{100 * diff.high:+.1f}",
-                      f"{diff.p_value:.3g}", diff.method)
+                      f"{diff.p_value:.3g}")
     console.print(table)
     counts = [(len(comparison.regressions), "regressions"), (len(comparison.improvements), "improvements"),
               (len(comparison.known_gaps), "known gaps"), (len(comparison.flaky), "flaky")]
