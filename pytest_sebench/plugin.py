@@ -69,6 +69,8 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
         config.issue_config_time_warning(pytest.PytestWarning(f"sebench: {warning}"), stacklevel=2)
     if resolved["sandbox"] == "docker" and not _is_worker(config):
         _check_docker(resolved)
+    if resolved["sandbox"].startswith(("http://", "https://")) and not _is_worker(config):
+        _check_url(resolved)
     try:
         prompts = PromptBuilder.create(resolved["mode"], resolved["prompt"])
     except TemplateError as error:
@@ -134,6 +136,18 @@ def _check_docker(resolved: settings_module.Settings) -> None:
     except SandboxUnavailable as error:
         raise pytest.UsageError(f"--sebench-sandbox=docker (from {resolved.source_of('sandbox')}): "
                                 f"{error}") from None
+
+
+def _check_url(resolved: settings_module.Settings) -> None:
+    """A remote sandbox that is down or does not run our runner: one clear message now."""
+    from .execution.base import SandboxUnavailable
+    from .execution.url_backend import check
+
+    try:
+        check(resolved["sandbox"])
+    except SandboxUnavailable as error:
+        raise pytest.UsageError(f"--sebench-sandbox={resolved['sandbox']} (from "
+                                f"{resolved.source_of('sandbox')}): {error}") from None
 
 
 def _run_id(config: pytest.Config) -> str:

@@ -358,10 +358,6 @@ def resolve(config: pytest.Config) -> Settings:
 
 
 def _check_combinations(settings: Settings) -> None:
-    if settings["sandbox"].startswith(("http://", "https://")):
-        raise pytest.UsageError(
-            f"--sebench-sandbox={settings['sandbox']} (from {settings.source_of('sandbox')}): remote "
-            "sandboxes are not supported yet; use --sebench-sandbox=local or docker")
     if settings["max_drop"] is not None and settings["baseline"] is None:
         raise pytest.UsageError(
             f"--sebench-max-drop (from {settings.source_of('max_drop')}) compares with a baseline: "

@@ -97,6 +97,21 @@ def _docker_layers(sandbox: Sandbox) -> dict:
 sandbox_backends.append(SandboxBackend("docker", _docker, _docker_layers))
 
 
+def _url(limits: Limits) -> Sandbox:
+    from test_url_backend import url_sandbox  # the url backend against the test double of the service
+
+    return url_sandbox(limits)
+
+
+def _url_layers(sandbox: Sandbox) -> dict:
+    from test_url_backend import url_layers
+
+    return url_layers(sandbox)
+
+
+sandbox_backends.append(SandboxBackend("url", _url, _url_layers))
+
+
 class BackendUnderTest:
     """One backend for one test module: a warm sandbox per limits, closed at the end."""
 

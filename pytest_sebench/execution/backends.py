@@ -11,4 +11,7 @@ def create_backend(choice: str, limits: Limits, *, python: str | None = None) ->
         return create("local", limits, python=python)
     if choice == "docker":
         from . import docker_backend  # noqa: F401  (registers "docker"; the docker SDK only when chosen)
+    if choice.startswith(("http://", "https://")):
+        from . import url_backend  # noqa: F401  (registers "url")
+        return create("url", limits, url=choice)
     return create(choice, limits)
