@@ -52,14 +52,22 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _temperature(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError("expected a number from 0 to 2") from None
-    if not 0 <= value <= 2:
-        raise SettingError("expected a number from 0 to 2")
-    return value
+def _number_between(low: float, high: float, what: str) -> Callable[[str], float]:
+    """A number in [low, high] (nan and inf are outside); ``what`` names it in the message."""
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingError(f"expected {what} from {low:g} to {high:g}") from None
+        if not low <= value <= high:
+            raise SettingError(f"expected {what} from {low:g} to {high:g}")
+        return value
+    return parse
+
+
+_temperature = _number_between(0, 2, "a number")
+_fraction = _number_between(0, 1, "an accuracy")
+_points = _number_between(0, 100, "percentage points")
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -126,30 +134,10 @@ def _boolean(raw: str) -> bool:
     raise SettingError("expected true or false (also 1/0, yes/no, on/off)")
 
 
-def _fraction(raw: str, label: str = "an accuracy") -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError(f"expected {label} from 0 to 1") from None
-    if not 0 <= value <= 1:
-        raise SettingError(f"expected {label} from 0 to 1")
-    return value
-
-
 def _alpha(raw: str) -> float:
-    value = _fraction(raw, "a significance level")
+    value = _number_between(0, 1, "a significance level")(raw)
     if not 0 < value < 1:
         raise SettingError("expected a significance level strictly between 0 and 1, e.g. 0.05")
-    return value
-
-
-def _points(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingError("expected percentage points from 0 to 100") from None
-    if not 0 <= value <= 100:
-        raise SettingError("expected percentage points from 0 to 100")
     return value
 
 
