@@ -188,7 +188,7 @@ class AnswerBroker:
         # Answers already cached are not asked for: the display's bar must not wait for them. A stat
         # per request (the cache's own path for a key; no read, no parse) is cheap even for 10k.
         # It runs before any fetcher of this loop, so this process has asked for none of them yet.
-        self._present = sum(self.cache._answer_path(request.key).exists() for request in self._requests)
+        self._present = sum(self.cache.holds(request.key) for request in self._requests)
         written: dict[str, int] | None = None
         while True:
             snapshot = self._snapshot()

@@ -66,6 +66,10 @@ class AnswerCache:
     def _answer_path(self, key: str) -> Path:
         return self.root / "answers" / key[:2] / f"{key}.json"
 
+    def holds(self, key: str) -> bool:
+        """Whether an answer is saved under ``key`` (a file check: no reading, no parsing)."""
+        return self._answer_path(key).exists()
+
     def _claim_path(self, key: str) -> Path:
         return self.root / "claims" / key
 
