@@ -93,6 +93,9 @@ def _draw_regressions(console: Any, evaluation: Evaluation) -> None:
 
 
 def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseline: bool) -> None:
+    from rich import box
+    from rich.table import Table
+
     if not functions:
         return
     if not has_baseline:
@@ -100,11 +103,19 @@ def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseli
         console.print("weakest functions: " + ", ".join(
             f"{entry.name} {100 * entry.now:.0f}% ({entry.items})" for entry in weakest))
         return
-    for title, entries in (("most forgotten", most_forgotten(functions, SHOWN_FUNCTIONS)),
-                           ("most learned", most_learned(functions, SHOWN_FUNCTIONS))):
-        shown = ", ".join(f"{entry.name} {100 * (entry.change or 0):+.0f} pts ({entry.paired} items)"
-                          for entry in entries)
-        console.print(f"{title}: {shown or 'none'}")
+    table = Table(box=box.SIMPLE_HEAD, title="forgetting map (all functions in the report)", title_justify="left")
+    for title in ("", "function", "items", "now", "before", "change"):
+        table.add_column(title, justify="left" if title in ("", "function") else "right", no_wrap=True)
+    for title, entries in (("forgotten", most_forgotten(functions, SHOWN_FUNCTIONS)),
+                           ("learned", most_learned(functions, SHOWN_FUNCTIONS))):
+        for index, entry in enumerate(entries):
+            table.add_row(title if index == 0 else "", entry.name, str(entry.paired),
+                          f"{100 * entry.now:.0f}%", f"{100 * (entry.base or 0):.0f}%",
+                          f"{100 * (entry.change or 0):+.0f}", end_section=index == len(entries) - 1)
+    if table.row_count:
+        console.print(table)
+    else:
+        console.print("forgetting map: no function changed")
 
 
 def _draw_taxonomy(console: Any, taxonomy: dict[str, int]) -> None:
