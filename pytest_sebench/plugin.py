@@ -81,6 +81,14 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
                             run_id=run_id, workers=_worker_count(config))
     state = SebenchSession.create(resolved, benchmark, answers, run_id, baseline)
     state.only_solved_by = _read_report_option(resolved, "only_solved_by")
+    if state.only_solved_by is not None and not _is_worker(config):
+        from .gate.comparable import dataset_differences
+
+        for difference in dataset_differences(state.only_solved_by.provenance,
+                                              state.provenance(state.answers.facts())):
+            config.issue_config_time_warning(pytest.PytestWarning(
+                f"sebench: --sebench-only-solved-by={resolved['only_solved_by']}: {difference}; items are "
+                "matched by id anyway"), stacklevel=2)
     state.junit_item_properties = _junit_family(config) in ("xunit1", "legacy")
     if baseline is not None and not _is_worker(config):
         state.warnings = _check_comparable(resolved, state, baseline)

@@ -19,7 +19,7 @@ _WARN_MODEL_KEYS = (("temperature", "temperature"), ("max_tokens", "max tokens")
 
 def compare_provenance(base: dict[str, Any], now: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(reasons to refuse, warnings) for comparing a run described by ``now`` with ``base``."""
-    refusals = _dataset_differences(base, now)
+    refusals = dataset_differences(base, now)
     for key, label in (("mode", "prompt mode"), ("prompt_hash", "prompt template")):
         # None means "no prompt was used" (the reference model, a rollout file): nothing to contradict
         if base.get(key) is not None and now.get(key) is not None and base[key] != now[key]:
@@ -33,7 +33,8 @@ def compare_provenance(base: dict[str, Any], now: dict[str, Any]) -> tuple[list[
     return refusals, warnings
 
 
-def _dataset_differences(base: dict[str, Any], now: dict[str, Any]) -> list[str]:
+def dataset_differences(base: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Why the two runs' problems are not the same ones (empty when they are, on the splits both ran)."""
     base_splits, now_splits = base.get("split_fingerprints"), now.get("split_fingerprints")
     if isinstance(base_splits, dict) and isinstance(now_splits, dict):
         # Only the splits both runs have: a split run on one side only shows up as missing items.
