@@ -97,8 +97,9 @@ def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
     if array is not None:
         if array.dtype.kind not in "biufcUSb?" or array.dtype.kind == "O":
             return _opaque(value)
-        return {"$array": _encode(encoder, array.tolist(), depth + 1), "dtype": str(array.dtype),
-                "shape": list(array.shape)}
+        items = _plain_items(encoder, array, depth)
+        return {"$array": _encode(encoder, array.tolist(), depth + 1) if items is None else items,
+                "dtype": str(array.dtype), "shape": list(array.shape)}
     if isinstance(value, generic) and type(value).__module__ == "numpy":
         return _encode(encoder, value.item(), depth + 1)
     if isinstance(value, tuple) and hasattr(type(value), "_fields"):
@@ -106,6 +107,25 @@ def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
         return {"$tuple": [_encode(encoder, item, depth + 1) for item in tuple.__iter__(value)],
                 "name": type(value).__name__}
     return _opaque(value)
+
+
+def _plain_items(encoder: _Encoder, array: Any, depth: int) -> Any:
+    """``array.tolist()`` when it is JSON as it stands (booleans, integers, finite floats of at most
+    64 bits), or None. The element-by-element walk then adds nothing: its count is taken at once, the
+    same count the walk would take (one per nested list and per element)."""
+    kind = array.dtype.kind
+    if kind not in "biuf" or (kind == "f" and array.dtype.itemsize > 8) or depth + 1 + array.ndim > MAX_DEPTH:
+        return None
+    if kind == "f" and array.size and not (math.isfinite(array.min()) and math.isfinite(array.max())):
+        return None  # NaN and infinities need their tags (min and max carry a NaN, and never overflow)
+    nodes = level = 1
+    for size in array.shape:
+        level *= size
+        nodes += level
+    encoder.budget.left -= nodes
+    if encoder.budget.left < 0:
+        raise OverflowError("return value too large to send back")
+    return array.tolist()
 
 
 def _as_ndarray(value: Any, ndarray: type, array_type: type) -> Any:

@@ -4,43 +4,52 @@ The static check (``pytest_sebench/grade/static.py``) sees what the code says; t
 it does. Prepared in the template (``prepare``), armed in each child before the answer's first line
 (``install``), it flags:
 
-- **NumPy's modules used from answer code.** Every ``numpy*`` module gets a module subclass whose
-  attribute access looks at who asks. However the answer got the module (``sys.modules``,
-  ``importlib``, ``__import__`` with a computed name, a library function's ``__globals__``, an
-  array's ``__array_namespace__()``), reading ``np.cumsum`` from its code is reported.
-- **Imports of NumPy requested by answer code**: ``builtins.__import__`` is wrapped (import
-  statements, ``__import__``, ``exec``'d imports, pickle's look-ups) and the ``import`` audit event
-  covers importlib's route to modules not yet loaded.
-- **Ways around the library**: reading function or frame internals (``__code__``, ``__defaults__``,
-  ``f_code``, ``tb_frame``, ``gi_frame``: the interpreter's ``object.__getattr__`` audit events),
-  ``sys._getframe``, the garbage collector's object lists, executing NumPy's own source, compiling
-  code under a real file's name, building code objects, swapping a module's class. ``ctypes`` is
-  refused outright (it could rewrite any of this in memory).
+- **NumPy's modules used from answer code.** Every ``numpy*`` module gets a frozen module class whose
+  attribute access raises an audit event (``sandbox/seal.py``). However the answer got the module
+  (``sys.modules``, ``importlib``, ``__import__`` with a computed name, a library function's
+  ``__globals__``, an array's ``__array_namespace__()``), reading ``np.cumsum`` from its code is seen.
+- **NumPy's functions called from answer code.** NumPy's Python-implemented public functions (all
+  those dispatched through ``__array_function__``: ``cumsum``, ``mean``, ``sort``, ``linalg.*``...)
+  raise an event each time they run; called by the answer, however it got hold of them (``vars()``,
+  ``object.__getattribute__``, a frame's globals), they are seen.
+- **Imports of NumPy requested by answer code** (``__import__``, importlib, ``exec``'d imports,
+  pickle's look-ups) and execution of NumPy's own module code.
+- **Ways around the library**: reading function or frame internals from answer code (``__code__``,
+  ``f_code``, ``tb_frame``: the interpreter's ``object.__getattr__`` events), ``sys._getframe``,
+  trace and profile functions, other threads' frames, audit hooks of its own, the garbage collector's
+  object lists, changing a module's class or a function's code, ``ctypes`` (refused outright).
 
-"Who asks" is the nearest frame outside the standard library: NumPy's and our own code are trusted,
-everything else (the answer, code it ``exec``s, third-party packages) is the answer. Arrays the
-library returns are fine, with all their methods (``rfx`` results, ``.T``): NumPy's C code may then
-look up its own private helpers while an answer frame is on top, so private names (``_x``) are
-reported only when the answer's own instruction is the attribute load or import.
+"Who asks" is the nearest frame outside the standard library (and the guard's own front-ends). A
+frame is NumPy's or ours (trusted) only by its globals: the namespace of a module loaded before the
+guard came in, or of a NumPy module the import system loaded since (it carries the guarded class);
+a file name proves nothing (code can be compiled under any name). Everything else is the answer. A
+thread the answer started has no trusted frame at its bottom: there, nobody vouches for the access,
+and it counts as the answer's. Arrays the library returns are fine, with all their methods (``.T``,
+``.cumsum()``): NumPy's C code may then look up its own private helpers while an answer frame is on
+top, so private names (``_x``) count only when the answer's own instruction is the attribute load or
+import.
 
 A flag goes to the template at once as a ``numpy`` event and the child exits: the host grades the
-answer ``numpy`` whatever its cases returned.
+answer ``numpy`` whatever its cases returned. The guard's state is held by its audit hook alone, which
+the interpreter keeps out of reach of Python code (but for the collector's lists, themselves watched);
+the objects an answer can reach (``seal``) hold none of it.
 
-The library's functions hold NumPy's modules and look their function up at each call (see
-``libruntime``), so digging in their closures yields a guarded module, not a bare NumPy function.
-
-Residual risk, stated plainly: the answer runs in this very process, so nothing here is a boundary.
-It shares our memory: every object is reachable by reflection, and CPython audits neither
-``__closure__`` nor ``__globals__`` nor ``f_back``/``f_globals``. So ``object.__getattribute__(module,
-name)`` on a module taken from ``sys.modules`` skips the subclass; the globals of a NumPy function
-the library hands out (``vectorize``'s ``__call__``) or of a NumPy frame calling the answer back hold
-NumPy's functions; the array type's closures hold NumPy's array constructors; a private helper read
-with ``getattr`` (``_methods._sum``) passes the private-name rule. It also shares our descriptors: it
-could point the event channel elsewhere and forge the lines we would send, the NumPy flag included.
-A determined answer can therefore reach NumPy unseen. What it cannot do is escape the process limits,
-see the labels (they never enter the sandbox) or harm the host: those are enforced from outside the
-child, by the template and the kernel. The check catches the routes a model finds by accident or by
-naive search, the way the reference grader's import check does, only many more of them.
+Residual risk, stated plainly: the answer runs in this very process, so this is a tripwire, not a
+boundary. Still open:
+- NumPy's C-implemented callables reached without an attribute read on a NumPy module: the generic
+  look-up ``object.__getattribute__(module, name)`` (or the module type's ``__dict__`` descriptor)
+  and a C function's ``__self__`` (NumPy's C module) bypass the module class, and calling what they
+  yield is not seen when it is C code: ufuncs (``add``, ``sqrt``...), array builders (``zeros``,
+  ``arange``...), C-dispatched functions (``concatenate``, ``dot``, ``where``...), and private
+  Python helpers (``_methods._sum``) read with ``getattr``. Python-implemented public functions
+  reached that way are flagged when called.
+- Rewriting the guard's front-ends: a closure-free function can still be replaced wholesale in a
+  module's or class's namespace where Python allows it (``builtins.__import__``); the NumPy module
+  class itself is frozen (``seal.freeze``, CPython 3.10 to 3.13).
+- The event channel: the answer shares the child's descriptors, so it could forge lines we would
+  send (the NumPy flag included).
+What it cannot do is escape the process limits, see the labels (they never enter the sandbox) or harm
+the host: those are enforced from outside the child, by the template and the kernel.
 """
 
 from __future__ import annotations
@@ -53,27 +62,34 @@ import sysconfig
 import types
 from typing import Any, Callable
 
+import seal
+
 _ATTRIBUTE_OPS = {dis.opmap[name] for name in ("LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR",
                                                "IMPORT_NAME", "IMPORT_FROM") if name in dis.opmap}
-_AUDITED = {"object.__getattr__", "object.__setattr__", "object.__delattr__", "sys._getframe",
-            "gc.get_objects", "gc.get_referrers", "gc.get_referents", "import", "compile", "exec",
-            "code.__new__", "marshal.loads"}
-_ANSWER, _STDLIB, _TRUSTED = "answer", "stdlib", "trusted"
-
-
-def _is_numpy(name: str) -> bool:
-    return name == "numpy" or name.startswith("numpy.")
+_ANSWER, _STDLIB, _TRUSTED, _NOBODY = "answer", "stdlib", "trusted", "nobody"
+_OURS = "ours"  # a namespace of our own modules: trusted only with our code (they are easy to reach)
+# Reflection that only trusted code has a use for here: flagged unless a trusted frame decides.
+_UNLESS_TRUSTED = {"sys._current_frames", "sys.settrace", "sys.setprofile", "sys.addaudithook",
+                   "gc.get_objects", "gc.get_referrers", "gc.get_referents"}
+# Making code that claims to be NumPy's or ours (by its file name): flagged unless trusted code does.
+_CODE_MAKING = {"compile", "code.__new__", "marshal.loads", "marshal.load"}
+_WATCHED = _UNLESS_TRUSTED | _CODE_MAKING | {
+    "sebench.read", "sebench.change", "sebench.import", "sebench.call", "object.__getattr__",
+    "object.__setattr__", "object.__delattr__", "sys._getframe", "import", "exec"}
+_FROM_FRONT_ENDS = {"sebench.read", "sebench.call", "sebench.import"}  # judged by the frame below
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
 
 
 class _Places:
-    """Which code is whose, by file name (cached: a few distinct files per run)."""
+    """Which files are the standard library's and which are NumPy's or ours (cached by name)."""
 
-    def __init__(self, numpy_dir: str) -> None:
+    def __init__(self, numpy_dirs: set[str]) -> None:
         paths = sysconfig.get_paths()
         self.stdlib = tuple({os.path.realpath(paths[key]) + os.sep for key in ("stdlib", "platstdlib")})
         self.third_party = tuple({os.path.realpath(paths[key]) + os.sep for key in ("purelib", "platlib")})
         here = os.path.dirname(os.path.realpath(__file__))
-        self.trusted = (os.path.realpath(numpy_dir) + os.sep, here + os.sep)
+        self.trusted = tuple({os.path.realpath(folder) + os.sep for folder in numpy_dirs} | {here + os.sep})
+        self.trusted_bytes = tuple(folder.encode() for folder in self.trusted)
         self._kinds: dict[str, str] = {}
 
     def kind(self, filename: str) -> str:
@@ -84,7 +100,7 @@ class _Places:
 
     def _classify(self, filename: str) -> str:
         if filename.startswith("<frozen "):
-            return _STDLIB  # the import system
+            return _STDLIB  # the import system, and the guard's own front-ends
         if filename.startswith("<"):
             return _ANSWER  # <answer>, <string>, anything compiled at run time
         real = os.path.realpath(filename)
@@ -98,158 +114,205 @@ class _Places:
 class Guard:
     """Built once in the template (classifying files is slow: it resolves paths), armed per child."""
 
-    def __init__(self, numpy_module: types.ModuleType) -> None:
+    def __init__(self, numpy_module: types.ModuleType, guarded: type) -> None:
         self.report: Callable[[str], None] = _unarmed
-        self.places = _Places(os.path.dirname(numpy_module.__file__ or ""))
-        self.busy: set[int] = set()  # threads inside the guard (its own look-ups are not audited)
+        self.places = _Places(_numpy_folders(numpy_module))
+        self.guarded = guarded  # the class of NumPy's modules
+        self.sealed: set[Any] = set()  # front-ends and trampolined NumPy functions
+        self.busy: set[int] = set()  # threads inside the guard (its own look-ups are not judged)
         self.get_ident = __import__("_thread").get_ident
         self.getframe = sys._getframe
-        # The globals of NumPy's and the standard library's modules, by module name: most frames
-        # are recognised by ``frame.f_globals is known[name]`` without reading f_code or calling
-        # id() (both audited, hence slow here). Forging one (exec with NumPy's globals) needs those
-        # globals first, which is itself a way around the library.
-        self.known: dict[Any, tuple[dict, str]] = {}
+        # The globals of the modules loaded now, by module name: a frame is recognised by
+        # ``frame.f_globals is known[name][0]``, without reading f_code (an audited, slow read).
+        self.known: dict[Any, tuple[dict, str]] = {seal.NAMESPACE["__name__"]: (seal.NAMESPACE, _STDLIB)}
+        self.expected: set[str] = set()  # NumPy modules trusted code is importing now
         for name, module in list(sys.modules.items()):
             namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict):
-                continue
-            if _is_numpy(name):
-                self.known[name] = (namespace, _TRUSTED)
-            elif self.places.kind(getattr(module, "__file__", None) or "<frozen >") == _STDLIB:
-                self.known[name] = (namespace, _STDLIB)
+            kind = self.places.kind(getattr(module, "__file__", None) or "<frozen >")
+            if isinstance(namespace, dict) and (seal.is_numpy(name) or kind != _ANSWER):
+                self.known[name] = (namespace, _TRUSTED if seal.is_numpy(name) else
+                                    _OURS if kind == _TRUSTED else kind)
 
-    # -- deciding who asks -------------------------------------------------------------------------
+    # -- who asks ----------------------------------------------------------------------------------
 
-    def answer_deciding(self, frame: Any) -> Any:
-        """The nearest frame outside the standard library, when it is the answer's; else None."""
-        kind, known = self.places.kind, self.known
+    def kind(self, frame: Any) -> str:
+        """Trusted takes the globals of one of NumPy's modules, or of ours with our code (a file name
+        only trusted code may forge: our globals are within any answer's reach, through the frames
+        below it); the standard library is told by either."""
+        namespace = frame.f_globals
+        name = namespace.get("__name__")
+        entry = self.known.get(name)
+        own = entry is not None and entry[0] is namespace
+        if own and entry[1] != _OURS:
+            return entry[1]
+        by_file = self.places.kind(frame.f_code.co_filename)
+        if by_file != _TRUSTED:
+            return by_file
+        if own or self._loaded_since(name, namespace):
+            return _TRUSTED
+        return _ANSWER  # NumPy's or our code run in globals of someone else's
+
+    def _loaded_since(self, name: Any, namespace: dict) -> bool:
+        """A NumPy module trusted code imported after the start (registered the first time one of its
+        frames is seen): in sys.modules under its name, with its own globals and a file of NumPy's."""
+        if name not in self.expected:
+            return False
+        module = sys.modules.get(name)
+        if not (isinstance(module, types.ModuleType) and _MODULE_DICT(module) is namespace
+                and self.places.kind(str(namespace.get("__file__") or "<>")) == _TRUSTED):
+            return False
+        self.expected.discard(name)
+        self.known[name] = (namespace, _TRUSTED)
+        return True
+
+    def deciding(self, frame: Any) -> tuple[str, Any]:
+        """The kind of the nearest frame outside the standard library, and that frame; ``_NOBODY``
+        when there is none (a thread the answer started)."""
         while frame is not None:
-            namespace = frame.f_globals
-            entry = known.get(namespace.get("__name__"))
-            if entry is not None and entry[0] is namespace:
-                found = entry[1]
-            else:
-                found = kind(frame.f_code.co_filename)
-            if found == _ANSWER:
-                return frame
-            if found == _TRUSTED:
-                return None
+            kind = self.kind(frame)
+            if kind != _STDLIB:
+                return kind, frame
             frame = frame.f_back
-        return None
+        return _NOBODY, None
 
-    def answer_immediate(self, frame: Any) -> bool:
-        return frame is not None and self.places.kind(frame.f_code.co_filename) == _ANSWER
+    def trusted(self, frame: Any) -> bool:
+        return self.deciding(frame)[0] == _TRUSTED
 
-    def flag(self, reason: str) -> None:
-        self.report(reason)
+    # -- the audit hook ------------------------------------------------------------------------------
 
-    # -- module attribute access -------------------------------------------------------------------
+    def hook(self) -> Callable[[str, tuple], None]:
+        """The hook runs for every audited event in the process (id() included): a plain function
+        that returns at once for the events it does not watch, and for NumPy's (or the library's)
+        own use of its modules and functions, the events it sees most."""
+        busy, get_ident, getframe, known, examine = self.busy, self.get_ident, self.getframe, self.known, self.examine
+        places = self.places
+        is_numpy, front_ends, watched, trusted, ours = seal.is_numpy, _FROM_FRONT_ENDS, _WATCHED, _TRUSTED, _OURS
 
-    def module_access(self, module: types.ModuleType, name: str, action: str, depth: int = 2) -> None:
-        ident = self.get_ident()
-        if ident in self.busy:
-            return
-        self.busy.add(ident)
-        try:
-            frame = self.answer_deciding(self.getframe(depth))
-            if frame is not None and _counts(name, frame, action):
-                self.flag(f"{action} {_module_name(module)}.{name}")
-        finally:
-            self.busy.discard(ident)
-
-    def reads_fast(self) -> Callable[[types.ModuleType, str], None]:
-        """``module_access(module, name, "reads")`` for the common case, inlined: NumPy reading its
-        own modules (hundreds of times per answer, so every call saved counts)."""
-        busy, get_ident, getframe, known = self.busy, self.get_ident, self.getframe, self.known
-        slow = self.module_access
-
-        def reads(module: types.ModuleType, name: str) -> None:
+        def hook(event: str, args: tuple) -> None:
+            if event not in watched:
+                if event[:7] != "ctypes.":
+                    return
+            elif event == "sebench.import" and not (args[1] == 0 and is_numpy(args[0])):
+                return
             ident = get_ident()
             if ident in busy:
                 return
             busy.add(ident)
             try:
-                namespace = getframe(2).f_globals
-                entry = known.get(namespace.get("__name__"))
-                if entry is not None and entry[0] is namespace and entry[1] == _TRUSTED:
-                    return
+                raising = getframe(1)  # hook(0) <- the frame that raised the event
+                asker = raising.f_back
+                if event in front_ends and asker is not None:
+                    namespace = asker.f_globals
+                    entry = known.get(namespace.get("__name__"))
+                    if entry is not None and entry[0] is namespace and (entry[1] == trusted or (
+                            entry[1] == ours and places.kind(asker.f_code.co_filename) == trusted)):
+                        return
+                reason = examine(event, args, raising)
             finally:
                 busy.discard(ident)
-            slow(module, name, "reads", depth=3)
-        return reads
-
-    # -- imports -------------------------------------------------------------------------------------
-
-    def wrap_import(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        guard = self
-
-        def __import__(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (),
-                       level: int = 0) -> Any:
-            if level == 0 and isinstance(name, str) and _is_numpy(name):
-                guard.import_request(name)
-            return original(name, globals, locals, fromlist, level)
-        return __import__
-
-    def import_request(self, name: str) -> None:
-        ident = self.get_ident()
-        if ident in self.busy:
-            return
-        self.busy.add(ident)
-        try:
-            frame = self.answer_deciding(self.getframe(2))
-            if frame is not None and (_public(name) or _opcode(frame) in _ATTRIBUTE_OPS):
-                self.flag(f"imports {name}")
-        finally:
-            self.busy.discard(ident)
-
-    # -- audit events ----------------------------------------------------------------------------------
-
-    def audit_hook(self) -> Callable[[str, tuple], None]:
-        """The hook runs for every audited event in the process (id() included): a plain function
-        that returns at once for the events it does not watch (a bound method costs twice as much)."""
-        examine, busy, get_ident = self.audit, self.busy, self.get_ident
-
-        def hook(event: str, args: tuple) -> None:
-            if (event in _AUDITED or event[:7] == "ctypes.") and get_ident() not in busy:
-                examine(event, args)
+            if reason == "ctypes":
+                raise PermissionError("ctypes is not available to answers in this sandbox")
+            if reason:
+                self.report(reason)
         return hook
 
-    def audit(self, event: str, args: tuple) -> None:
-        ident = self.get_ident()
-        self.busy.add(ident)
-        try:
-            reason = self._audit_reason(event, args, self.getframe(2))  # the frame that raised it
-        finally:
-            self.busy.discard(ident)
-        if reason == "ctypes":
-            raise PermissionError("ctypes is not available to answers in this sandbox")
-        if reason:
-            self.flag(reason)
-
-    def _audit_reason(self, event: str, args: tuple, caller: Any) -> str | None:
-        if event.startswith("ctypes."):
-            return "ctypes" if self.answer_deciding(caller) is not None else None
+    def examine(self, event: str, args: tuple, raising: Any) -> str | None:
+        """Why ``event`` (raised while ``raising`` ran) is a way to NumPy, or None."""
+        if event[:8] == "sebench.":
+            return self._front_end(event, args, raising.f_back)
+        if event[:7] == "ctypes.":
+            return None if self.trusted(raising) else "ctypes"
         if event == "object.__getattr__":
-            return f"reads {args[1]} (interpreter internals)" if self.answer_immediate(caller) else None
+            return self._internals_read(args, raising)
         if event in ("object.__setattr__", "object.__delattr__"):
-            target, name = args[0], args[1]
-            module = isinstance(target, types.ModuleType)
-            # NumPy's modules, any module's class (that would undo the guard), any code object
-            touches = (module and _is_numpy(_module_name(target))) or (module and name == "__class__") \
-                or name == "__code__"
-            if touches and self.answer_deciding(caller) is not None:
-                return f"changes {name} of {type(target).__name__}"
+            return self._change(args, raising)
+        if event == "sys._getframe":
+            return "calls sys._getframe (a way around the library)" if self.kind(raising) == _ANSWER else None
+        if event in _UNLESS_TRUSTED:
+            return None if self.trusted(raising) else f"calls {event} (a way around the library)"
+        if event == "import":
+            return self._import(args[0], raising)
+        if event in _CODE_MAKING:
+            return self._code_making(event, args, raising)
+        return self._execution(args[0], raising)  # "exec"
+
+    def _front_end(self, event: str, args: tuple, asker: Any) -> str | None:
+        kind, frame = self.deciding(asker)
+        if kind == _TRUSTED:
             return None
-        if event in ("sys._getframe", "gc.get_objects", "gc.get_referrers", "gc.get_referents"):
-            return f"calls {event} (a way around the library)" if self.answer_immediate(caller) else None
-        if self.answer_deciding(caller) is None:
+        if event == "sebench.call":
+            return f"calls {args[0]}"
+        if event == "sebench.change":
+            return f"changes {seal.module_name(args[0])}.{args[1]}"
+        name = args[1] if event == "sebench.read" else args[0]
+        if kind == _ANSWER and not _counts(name, frame, event):
             return None
-        return _event_reason(event, args, self.places)
+        if kind == _NOBODY and name.startswith("__") and name.endswith("__") and name != "__dict__":
+            return None  # the import system's look-ups (__spec__, __path__) in the answer's thread
+        return f"reads {seal.module_name(args[0])}.{name}" if event == "sebench.read" else f"imports {name}"
+
+    def _internals_read(self, args: tuple, raising: Any) -> str | None:
+        if self.kind(raising) == _ANSWER:
+            return f"reads {args[1]} (interpreter internals)"
+        if _member(args[0], self.sealed) and not self.trusted(raising):
+            return f"reads {args[1]} of the sandbox's guard"
+        return None
+
+    def _change(self, args: tuple, raising: Any) -> str | None:
+        target, name = args[0], args[1]
+        module = isinstance(target, types.ModuleType)
+        if module and name == "__class__" and len(args) > 2 and args[2] is self.guarded:
+            return None  # a front-end guarding a NumPy submodule loaded since the start
+        touches = (module and (seal.is_numpy(seal.module_name(target)) or name == "__class__")) \
+            or name == "__code__" or _member(target, self.sealed)
+        if touches and not self.trusted(raising):
+            return f"changes {name} of {type(target).__name__}"
+        return None
+
+    def _import(self, name: Any, raising: Any) -> str | None:
+        """A module loaded now (not yet in sys.modules); NumPy's own lazy imports are expected."""
+        if not seal.is_numpy(name):
+            return None
+        if self.trusted(raising):
+            self.expected.add(name)
+            return None
+        return f"imports {name}"
+
+    def _code_making(self, event: str, args: tuple, raising: Any) -> str | None:
+        if event == "marshal.loads":
+            claims = isinstance(args[0], (bytes, bytearray)) and any(
+                folder in args[0] for folder in self.places.trusted_bytes)
+        else:  # compile and code.__new__ name their file; marshal.load does not say
+            claims = event == "marshal.load" or (len(args) > 1 and isinstance(args[1], str)
+                                                 and self.places.kind(args[1]) == _TRUSTED)
+        if claims and not self.trusted(raising):
+            return f"makes code that claims to be NumPy's or the sandbox's ({event})"
+        return None
+
+    def _execution(self, code: Any, raising: Any) -> str | None:
+        if isinstance(code, types.CodeType) and self.places.kind(code.co_filename) == _TRUSTED \
+                and not self.trusted(raising):
+            return f"executes code of {os.path.basename(code.co_filename)}"
+        return None
 
 
-def _module_name(module: types.ModuleType) -> str:
-    """A module's name, read past the guard's subclass."""
-    return str(types.ModuleType.__getattribute__(module, "__name__"))
+def _numpy_folders(numpy_module: types.ModuleType) -> set[str]:
+    """NumPy's folder, as its files say and as its code objects say (byte-compiled elsewhere, they
+    may name another path)."""
+    folders = {os.path.dirname(numpy_module.__file__ or "")}
+    sample = getattr(getattr(numpy_module, "cumsum", None), "_implementation", None)
+    filename = getattr(getattr(sample, "__code__", None), "co_filename", "")
+    parts = filename.split(os.sep)
+    if "numpy" in parts:
+        folders.add(os.sep.join(parts[:len(parts) - parts[::-1].index("numpy")]))
+    return {folder for folder in folders if folder}
+
+
+def _member(value: Any, group: set[Any]) -> bool:
+    try:
+        return value in group
+    except TypeError:  # unhashable: none of ours
+        return False
 
 
 def _public(name: str) -> bool:
@@ -263,51 +326,15 @@ def _opcode(frame: Any) -> int:
         return -1
 
 
-def _counts(name: str, frame: Any, action: str) -> bool:
-    """Does this access by answer code reach NumPy? (See the module docstring on private names.)"""
-    if action != "reads" or name == "__dict__":
+def _counts(name: str, frame: Any, event: str) -> bool:
+    """Does this read or import by answer code reach NumPy? (See the module docstring on private names.)"""
+    if event == "sebench.import":
+        return _public(name) or _opcode(frame) in _ATTRIBUTE_OPS
+    if name == "__dict__":
         return True
     if name.startswith("__") and name.endswith("__"):
         return False  # __spec__, __name__, __path__: the import system's look-ups, nothing to use
     return _public(name) or _opcode(frame) in _ATTRIBUTE_OPS
-
-
-def _event_reason(event: str, args: tuple, places: _Places) -> str | None:
-    if event == "import" and isinstance(args[0], str) and _is_numpy(args[0]):
-        return f"imports {args[0]}"
-    if event == "compile" and isinstance(args[1], str) and not args[1].startswith("<"):
-        return f"compiles code under the file name {args[1]!r}"
-    if event == "exec" and isinstance(args[0], types.CodeType) and places.kind(args[0].co_filename) == _TRUSTED:
-        return f"executes code of {os.path.basename(args[0].co_filename)}"
-    if event in ("code.__new__", "marshal.loads"):
-        return f"builds code objects ({event})"
-    return None
-
-
-def _guarded_module_type(guard: Guard) -> type:
-    module_getattribute = types.ModuleType.__getattribute__
-    module_setattr = types.ModuleType.__setattr__
-    module_delattr = types.ModuleType.__delattr__
-
-    reads = guard.reads_fast()
-
-    class NumpyModule(types.ModuleType):
-        def __getattribute__(self, name: str) -> Any:
-            reads(self, name)
-            value = module_getattribute(self, name)
-            if type(value) is types.ModuleType and _is_numpy(_module_name(value)):
-                value.__class__ = NumpyModule  # a submodule loaded after the guard came in
-            return value
-
-        def __setattr__(self, name: str, value: Any) -> None:
-            guard.module_access(self, name, "changes")
-            module_setattr(self, name, value)
-
-        def __delattr__(self, name: str) -> None:
-            guard.module_access(self, name, "deletes")
-            module_delattr(self, name)
-
-    return NumpyModule
 
 
 def _unarmed(reason: str) -> None:
@@ -320,24 +347,62 @@ _PREPARED: Guard | None = None
 def prepare() -> None:
     """In the template, once NumPy is imported: everything that need not wait for a child.
 
-    NumPy's modules get their guarded class and ``__import__`` its wrapper here, unarmed (the
-    template's own code is trusted anyway): each child then shares these pages with the template
-    instead of copying a page per module, and only arms the guard.
+    NumPy's modules get their guarded class, its Python functions their trampolines and
+    ``__import__`` its wrapper here (the template's own code is trusted anyway): each child then
+    shares these pages with the template instead of copying them, and only arms the guard.
     """
     global _PREPARED
-    guard = _PREPARED = Guard(sys.modules["numpy"])
-    guarded = _guarded_module_type(guard)
-    for name, module in list(sys.modules.items()):
-        if _is_numpy(name) and type(module) is types.ModuleType:
-            module.__class__ = guarded
-    builtins.__import__ = guard.wrap_import(builtins.__import__)
+    guarded = seal.guarded_module_type()
+    guard = _PREPARED = Guard(sys.modules["numpy"], guarded)
+    guard.sealed.update(value for value in vars(guarded).values() if isinstance(value, types.FunctionType))
+    seal.freeze(guarded)
+    numpy_modules = {name: module for name, module in sys.modules.items()
+                     if seal.is_numpy(name) and type(module) is types.ModuleType}
+    for module in numpy_modules.values():
+        module.__class__ = guarded
+    _give_numpy_twins(numpy_modules)
+    guard.sealed.update(_trampolines())
+    builtins.__import__ = seal.import_wrapper(builtins.__import__)
+    guard.sealed.add(builtins.__import__)
+
+
+def _give_numpy_twins(modules: dict[str, types.ModuleType]) -> None:
+    """In NumPy's globals, its own modules become unguarded twins (``seal.twin``), except a package's
+    submodule attributes (``numpy.linalg``): an answer reads those through the package."""
+    twins = {id(module): seal.twin(module) for module in modules.values()}
+    for name, module in modules.items():
+        namespace = _MODULE_DICT(module)
+        for key, value in list(namespace.items()):
+            double = twins.get(id(value)) if isinstance(value, types.ModuleType) else None
+            if double is not None and value is modules.get(f"{name}.{key}"):
+                continue  # the package's own submodule
+            if double is not None:
+                namespace[key] = double
+
+
+def _trampolines() -> list[types.FunctionType]:
+    """NumPy's public functions implemented in Python, each made to raise ``sebench.call``."""
+    overrides = sys.modules.get("numpy._core.overrides")
+    wrapped = []
+    for public in list(getattr(overrides, "ARRAY_FUNCTIONS", ())):
+        function = getattr(public, "_implementation", None)
+        if type(function) is types.FunctionType and function not in wrapped:
+            name = f"{getattr(public, '__module__', 'numpy')}.{getattr(public, '__name__', '?')}"
+            if seal.trampoline(function, name) is not None:
+                wrapped.append(function)
+    return wrapped
 
 
 def install(channel: Any) -> None:
-    """In the child: arm every check; a flag is sent on ``channel`` as a ``numpy`` event and ends it."""
+    """In the child: arm every check; a flag is sent on ``channel`` as a ``numpy`` event and ends it.
+
+    Afterwards only the audit hook holds the guard: nothing an answer can reach leads to it.
+    """
+    global _PREPARED
     if _PREPARED is None:
         prepare()
-    assert _PREPARED is not None
+    guard, _PREPARED = _PREPARED, None
+    assert guard is not None
 
     def report(reason: str) -> None:
         try:
@@ -345,5 +410,5 @@ def install(channel: Any) -> None:
         finally:
             os._exit(0)
 
-    _PREPARED.report = report
-    sys.addaudithook(_PREPARED.audit_hook())
+    guard.report = report
+    sys.addaudithook(guard.hook())

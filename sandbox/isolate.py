@@ -28,7 +28,6 @@ import ctypes.util
 import os
 import resource
 import signal
-import struct
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ OPEN_FILES = 256
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 0x1, 0x2, 0x4, 0x20
 _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
-_PR_SET_PDEATHSIG, _PR_SET_NO_NEW_PRIVS = 1, 38
+PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS = 1, 4, 38
 # The system itself: the only top-level folders the answers see (besides the interpreter's own
 # folders, bound back read-only). Everything else (/home, /root, /work, /mnt, /opt, /srv, /tmp, /var,
 # /run, ...) is covered, so data, caches and projects stay hidden wherever they live.
@@ -59,8 +58,12 @@ class Layers:
     mounts: bool = False
     user: bool = False
     missing: dict[str, str] = field(default_factory=dict)
-    sweeper: "Sweeper | None" = field(default=None, repr=False)  # set with ``user``
+    sweeper: Any = field(default=None, repr=False)  # a cleanup.Sweeper, set with ``user``
     kept: list[str] = field(default_factory=list)  # interpreter folders every answer must still see
+    # What this template owns alone (a container): its uid (every other process of it after an answer
+    # is a leftover) and its temporary folder (emptied after every answer). Not with a uid per answer.
+    exclusive_uid: bool = False
+    own_tmp: bool = False
 
     def describe(self) -> dict[str, Any]:
         return {"network": self.network, "mounts": self.mounts, "user": self.user, "missing": self.missing}
@@ -88,7 +91,7 @@ class _Libc:
 _LIBC: _Libc | None = None
 
 
-def _libc() -> _Libc:
+def libc() -> _Libc:
     global _LIBC
     if _LIBC is None:
         _LIBC = _Libc()
@@ -100,7 +103,7 @@ def _libc() -> _Libc:
 def prepare_template(hide: list[str], keep: list[str], wanted: bool = True) -> Layers:
     """Enter the template's namespaces and hide ``hide`` (but not ``keep``); report what worked.
 
-    Called before NumPy is imported (see ``Sweeper``) and after moving to ``/``.
+    Called before NumPy is imported (see ``cleanup.Sweeper``) and after moving to ``/``.
     """
     layers = Layers()
     if not wanted:
@@ -114,8 +117,8 @@ def prepare_template(hide: list[str], keep: list[str], wanted: bool = True) -> L
                           for name in ("network", "mounts", "user")}
         return layers
     layers.kept = list(keep)
-    layers.user, layers.sweeper = True, Sweeper()  # first: forked while this process is still small
-    layers.network = _try(layers, "network", lambda: _libc().call("unshare", _CLONE_NEWNET))
+    layers.user = True  # the template then starts its cleanup.Sweeper, while it is still small
+    layers.network = _try(layers, "network", lambda: libc().call("unshare", _CLONE_NEWNET))
     layers.mounts = _try(layers, "mounts", lambda: _hide_paths(hide + _top_level_non_system(), keep))
     return layers
 
@@ -130,23 +133,23 @@ def _try(layers: Layers, name: str, action: Any) -> bool:
 
 
 def _hide_paths(hide: list[str], keep: list[str]) -> None:
-    libc = _libc()
-    libc.call("unshare", _CLONE_NEWNS)
-    libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing we mount reaches the host
+    c_lib = libc()
+    c_lib.call("unshare", _CLONE_NEWNS)
+    c_lib.mount(None, "/", None, _MS_REC | _MS_PRIVATE)  # nothing we mount reaches the host
     kept = _existing(keep)
     # Opened before anything is covered: afterwards the kept folders are bound back from these.
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
     try:
         for path in _outermost(_existing(hide) - _SYSTEM - kept):
             if os.path.isdir(path):
-                libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,nr_inodes=256,mode=755")
+                c_lib.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,nr_inodes=256,mode=755")
                 for inner in sorted(p for p in kept if _inside(p, path)):
                     os.makedirs(inner, exist_ok=True)
-                    libc.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
-                    libc.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
-                libc.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+                    c_lib.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
+                    c_lib.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+                c_lib.mount(None, path, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
             else:
-                libc.mount("/dev/null", path, None, _MS_BIND)
+                c_lib.mount("/dev/null", path, None, _MS_BIND)
     finally:
         for handle in handles.values():
             os.close(handle)
@@ -190,9 +193,9 @@ def private_filesystem(output_bytes: int, keep: list[str]) -> str:
     Interpreter folders that live inside a fresh folder (a checkout and its .venv under /tmp, as CI
     clones may be) are bound back read-only: NumPy imports some of its modules lazily.
     """
-    libc = _libc()
-    libc.call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC)
-    libc.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    c_lib = libc()
+    c_lib.call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC)
+    c_lib.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
     kept = [path for path in _outermost(_existing(keep))
             if any(_inside(path, fresh) for fresh in _FRESH_PER_ANSWER)]
     handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
@@ -200,15 +203,15 @@ def private_filesystem(output_bytes: int, keep: list[str]) -> str:
     try:
         for path in _FRESH_PER_ANSWER:
             if os.path.isdir(path):
-                libc.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
+                c_lib.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
                 for inner in (p for p in kept if _inside(p, path)):
                     os.makedirs(inner, exist_ok=True)
-                    libc.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
-                    libc.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+                    c_lib.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
+                    c_lib.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
     finally:
         for handle in handles.values():
             os.close(handle)
-    libc.mount("tmpfs", "/proc", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k,nr_inodes=16,mode=555")
+    c_lib.mount("tmpfs", "/proc", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k,nr_inodes=16,mode=555")
     return tempfile.mkdtemp(prefix="answer-", dir="/tmp")
 
 
@@ -228,13 +231,26 @@ def own_descriptors(stdout_fd: int, stderr_fd: int, channel_fd: int, job_fd: int
     return 3, 4
 
 
-def clean_environment(workdir: str) -> None:
+def clean_environment() -> None:
     keep = {name: os.environ[name] for name in _ENV_PASSTHROUGH if name in os.environ}
     os.environ.clear()
-    os.environ.update(keep, HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1",
-                      OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    os.environ.update(keep, PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+                      MKL_NUM_THREADS="1")
+
+
+def enter_workdir(workdir: str) -> None:
+    """The answer's working folder is also its home and its temporary folder."""
+    os.environ.update(HOME=workdir, TMPDIR=workdir)
     tempfile.tempdir = None  # computed again from TMPDIR when the answer asks
     os.chdir(workdir)
+
+
+def not_dumpable() -> None:
+    """No process of our uid without privileges may ptrace us or open /proc/<pid>/mem (the answers of
+    a container share the template's uid). Inherited by forks; an answer's exec turns it back on."""
+    if sys.platform.startswith("linux"):
+        libc().call("prctl", _PR_SET_DUMPABLE, ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                     ctypes.c_ulong(0))
 
 
 def set_limits(limits: dict[str, Any], own_uid: bool) -> None:
@@ -268,131 +284,9 @@ def no_way_back() -> None:
     Set after the uid change, which clears the parent-death signal.
     """
     if sys.platform.startswith("linux"):
-        libc = _libc()
-        libc.call("prctl", _PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
-                  ctypes.c_ulong(0))
-        libc.call("prctl", _PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
-                  ctypes.c_ulong(0), ctypes.c_ulong(0))
-
-
-# --- after the answer, in the template -------------------------------------------------------------
-
-class Sweeper:
-    """Kills every process of a uid: a helper takes that uid and calls kill(-1).
-
-    kill(-1) reaches all processes the caller may signal (same uid) in one pass under the kernel's
-    task-list lock, so a fork bomb cannot outrun it, and setsid or a new process group does not help.
-    The helper is forked from a small root process started before NumPy is imported (forking the
-    warm template for it would cost milliseconds per answer). Requests are answered in order; the
-    template asks and goes on, and collects the answers (``settle``) before it reaps the child whose
-    uid was swept, so that uid cannot be given to a new child (its pid is taken until then).
-    """
-
-    def __init__(self) -> None:
-        request_read, self._requests = os.pipe()
-        self._replies, reply_write = os.pipe()
-        self._pending = 0
-        self.pid = os.fork()
-        if self.pid == 0:
-            os.close(self._requests)
-            os.close(self._replies)
-            _sweeper_loop(request_read, reply_write)
-        os.close(request_read)
-        os.close(reply_write)
-
-    def kill_uid(self, uid: int) -> None:
-        os.write(self._requests, struct.pack(">I", uid))
-        self._pending += 1
-
-    def settle(self) -> None:
-        while self._pending:
-            if os.read(self._replies, 1) != b"k":
-                raise OSError("the sweeper stopped")
-            self._pending -= 1
-
-
-def _sweeper_loop(requests: int, replies: int) -> None:
-    try:
-        null = os.open(os.devnull, os.O_RDWR)
-        os.dup2(null, 0)
-        os.dup2(null, 1)  # not the template's stream: the host sees it end when the template does
-        os.dup2(requests, 3)
-        os.dup2(replies, 4)
-        os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-        _libc().call("prctl", _PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
-                     ctypes.c_ulong(0), ctypes.c_ulong(0))
-        while True:
-            request = os.read(3, 4)
-            if len(request) != 4:
-                break
-            (uid,) = struct.unpack(">I", request)
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os.setresgid(uid, uid, uid)
-                    os.setresuid(uid, uid, uid)
-                    os.kill(-1, signal.SIGKILL)
-                finally:
-                    os._exit(0)
-            os.waitpid(pid, 0)
-            os.write(4, b"k")
-    finally:
-        os._exit(0)
-
-
-def kill_all_but_ancestors(spare: set[int]) -> None:
-    """For a template that owns its uid alone (a container, not root): every other process of the
-    uid, but the template's ancestors and its ``spare`` children waiting for jobs, is an answer's
-    leftover. Without a uid of their own they cannot be killed in one pass, so this repeats while any
-    is found (RLIMIT_NPROC keeps their number small)."""
-    keep = _ancestors() | spare
-    for _ in range(20):
-        victims = [pid for pid in _live_pids_of(os.getuid()) if pid not in keep]
-        if not victims:
-            return
-        for pid in victims:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def _ancestors() -> set[int]:
-    chain, pid = set(), os.getpid()
-    while pid > 1 and pid not in chain:
-        chain.add(pid)
-        pid = _parent_of(pid)
-    return chain | {1}
-
-
-def _stat_fields(pid: int | str) -> list[bytes]:
-    """State, parent, ... of /proc/<pid>/stat (after the command name, which may hold spaces)."""
-    with open(f"/proc/{pid}/stat", "rb") as handle:
-        return handle.read().rsplit(b")", 1)[1].split()
-
-
-def _parent_of(pid: int) -> int:
-    try:
-        return int(_stat_fields(pid)[1])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _live_pids_of(uid: int) -> list[int]:
-    """Processes of ``uid`` that still run (a zombie waits to be reaped: killing it does nothing)."""
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.stat(f"/proc/{name}").st_uid == uid and _stat_fields(name)[0] != b"Z":
-                    found.append(int(name))
-            except (OSError, IndexError):
-                pass
-    return found
-
-
-def kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        c_lib = libc()
+        c_lib.call("prctl", _PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                   ctypes.c_ulong(0))
+        not_dumpable()  # again: a uid change set it back to the system's default
+        c_lib.call("prctl", PR_SET_PDEATHSIG, ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0),
+                   ctypes.c_ulong(0), ctypes.c_ulong(0))

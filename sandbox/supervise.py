@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import child
+import cleanup
+import frames
 import isolate
 
 Emit = Callable[[dict[str, Any]], None]
@@ -104,10 +106,13 @@ class Child:
     key: tuple  # the library and limits it was prepared with
 
 
-def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key: tuple) -> Child:
-    """Fork a child that sets up every layer and then waits for a job with ``key``."""
+def fork_child(library: Any, rehearsal: str | None, layers: isolate.Layers, limits: dict[str, Any],
+               key: tuple) -> Child:
+    """Fork a child that sets up every layer and then waits for a job with ``key`` (``rehearsal``:
+    see ``runner.rehearse``)."""
     capture = (_capture_file("stdout"), _capture_file("stderr"))
-    workdir = None if layers.mounts else tempfile.mkdtemp(prefix="sebench-answer-")
+    # With a private filesystem, or a temporary folder of the template's own, the child makes its own.
+    workdir = None if layers.mounts or layers.own_tmp else tempfile.mkdtemp(prefix="sebench-answer-")
     events_read, events_write = os.pipe()
     jobs_read, jobs_write = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
@@ -117,7 +122,8 @@ def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key
     if pid == 0:
         os.close(events_read)
         os.close(jobs_write)
-        child.run_child(library, child.ChildSetup(*capture, events_write, jobs_read, workdir, layers, limits))
+        child.run_child(library, child.ChildSetup(*capture, events_write, jobs_read, workdir, layers, limits,
+                                                  rehearsal))
     os.close(events_write)
     os.close(jobs_read)
     try:
@@ -128,21 +134,34 @@ def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key
     return Child(pid, events_read, jobs_write, capture, workdir, key)
 
 
-def discard(spare: Child, layers: isolate.Layers, exclusive_uid: bool = False) -> None:
+def discard(spare: Child, layers: isolate.Layers) -> None:
     """End a child that never got a job (it may have died already)."""
     os.close(spare.jobs)  # a child still waiting reads the end and leaves
     _WAITING.discard(spare.pid)
-    bury(spare.pid, layers, exclusive_uid)
+    bury(spare.pid, layers)
     _release(spare)
 
 
-def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: list[str], emit: Emit) -> bool:
-    """Give ``job`` to the child and send the host its events, always ending with ``finished``.
+def hand_over(runner_child: Child, job: dict[str, Any], layers: isolate.Layers) -> bool:
+    """Give ``job`` to the child, at full priority again; False when it was gone already.
+
+    The template may fork the next spare as soon as this returns: the job's pipe is closed by then,
+    so no spare inherits it.
+    """
+    _WAITING.discard(runner_child.pid)
+    if layers.user:
+        cleanup.set_priority(runner_child.pid, background=False)
+    return _send_job(runner_child.jobs, job)
+
+
+def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: list[str], emit: Emit,
+              handed: bool, layers: isolate.Layers) -> bool:
+    """Send the host the events of the child ``hand_over`` gave ``job`` (``handed``: it took it),
+    always ending with ``finished``.
 
     The child's group is killed by then; ``retire`` does the rest once the host has the events.
     Returns whether the child was reaped already.
     """
-    _WAITING.discard(runner_child.pid)
     limits = job["limits"]
     relay = _Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
                    cases=len(job["inputs"]))
@@ -150,14 +169,16 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     ended: dict[str, str] | None = None
     status: int | None = None
     try:
-        if _send_job(runner_child.jobs, job):
+        if handed:
             ended, started = _follow(relay, runner_child.events, float(limits["timeout_seconds"]), started)
     finally:
+        if layers.user:  # tearing the child down is not on anyone's clock: idle cores do it
+            cleanup.set_priority(runner_child.pid, background=True)
         if relay.done or relay.numpy is not None or ended is not None:
-            isolate.kill_group(runner_child.pid)  # its exit status tells nothing more
+            cleanup.kill_group(runner_child.pid)  # its exit status tells nothing more
         else:  # it closed its pipe (or never took the job): let it say why by its exit status
             status = _wait(runner_child.pid, EXIT_GRACE)
-            isolate.kill_group(runner_child.pid)
+            cleanup.kill_group(runner_child.pid)
             if status is None:
                 _, status = os.waitpid(runner_child.pid, 0)
     if relay.numpy is not None:
@@ -171,10 +192,13 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     return status is not None
 
 
-def retire(spent: Child, reaped: bool, layers: isolate.Layers, exclusive_uid: bool = False) -> None:
-    """After the host has the events: the answer's leftovers go, then the child is reaped."""
-    bury(spent.pid, layers, exclusive_uid, reaped=reaped)
+def retire(spent: Child, reaped: bool, layers: isolate.Layers) -> None:
+    """After the host has the events: the answer's leftovers go (processes, then files), then the
+    child is reaped."""
+    bury(spent.pid, layers, reaped=reaped)
     _release(spent)
+    if layers.own_tmp:  # no process of the answer is left to write there again
+        cleanup.empty_folder(tempfile.gettempdir())
 
 
 def alive(waiting: Child) -> bool:
@@ -186,8 +210,12 @@ def alive(waiting: Child) -> bool:
 
 
 def _send_job(fd: int, job: dict[str, Any]) -> bool:
-    """False when the child is gone before it took its job (it has the library already)."""
-    data = memoryview(json.dumps({key: value for key, value in job.items() if key != "library"}).encode())
+    """False when the child is gone before it took its job (it has the library already).
+
+    One frame: the child reads exactly its length and never waits for the end of the pipe, which a
+    spare forked later may still hold open while it sets itself up.
+    """
+    data = memoryview(frames.encode_frame({key: value for key, value in job.items() if key != "library"}))
     try:
         while data:
             data = data[os.write(fd, data):]
@@ -258,22 +286,24 @@ _UNREAPED: list[int] = []  # children killed whose uid sweep may still be under 
 _WAITING: set[int] = set()  # spare children: forked, set up, no job yet
 
 
-def bury(pid: int, layers: isolate.Layers, exclusive_uid: bool, reaped: bool = False) -> None:
+def bury(pid: int, layers: isolate.Layers, reaped: bool = False) -> None:
     """Kill the child's group and every leftover process of its uid; reap it once that is done.
 
     With a sweeper the sweep runs while the template goes on; the child is reaped (its pid, and so
     its uid, freed) at the next ``settle``.
     """
-    isolate.kill_group(pid)
+    cleanup.kill_group(pid)
     if layers.sweeper is not None:
         settle(layers)
         layers.sweeper.kill_uid(isolate.uid_for(pid))
-    elif exclusive_uid:
-        isolate.kill_all_but_ancestors(_WAITING)
+    elif layers.exclusive_uid:
+        cleanup.kill_all_but_ancestors(_WAITING)
     if not reaped:
         _UNREAPED.append(pid)
     if layers.sweeper is None or reaped:  # a reaped child's pid (and uid) may be reused: no waiting
         settle(layers)
+    if os.getpid() == 1:  # a container's init: the answers' orphans are ours to reap
+        cleanup.reap_orphans(_WAITING | set(_UNREAPED))
 
 
 def settle(layers: isolate.Layers) -> None:

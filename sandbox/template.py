@@ -1,7 +1,7 @@
 """The sandbox template: a warm process that forks a fresh, isolated child per answer (PROTOCOL.md).
 
-Started as ``python -I template.py [--hide PATH]... [--no-isolation] [--exclusive-uid]``. It imports
-NumPy and our sandbox modules once, enters its namespaces (``isolate``), says ``hello`` and then reads
+Started as ``python -I template.py [--hide PATH]... [--no-isolation] [--exclusive-uid] [--own-tmp]``.
+It imports NumPy and our sandbox modules once, enters its namespaces (``isolate``), says ``hello`` and then reads
 jobs from stdin, one at a time, answering each with events on stdout, always ending with
 ``finished``. Each library is built once (cached by its spec) in this trusted process, which never
 runs answer code; children are forked from it ahead of their jobs (``SPARES``) and wait, fully
@@ -11,7 +11,8 @@ library, files, its memory) reaches the next answer.
 ``--hide PATH``: a folder or file the answers must not see (home, project, data, caches); the
 interpreter's own folders stay visible read-only. ``--no-isolation``: use no namespace or uid layer
 (for tests of the fallback). ``--exclusive-uid``: this template's uid is its own (a container), so
-every other process of that uid may be killed after each answer. Standard library and NumPy only.
+every other process of that uid may be killed after each answer. ``--own-tmp`` (with it): so is the
+temporary folder, emptied after each answer. Standard library and NumPy only.
 """
 
 from __future__ import annotations
@@ -19,19 +20,24 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import sysconfig
+import tempfile
 import warnings
 from collections import OrderedDict, deque
+from dataclasses import dataclass
 from typing import Any
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)  # our siblings; the folder leaves sys.path before any answer runs
 try:
+    import cleanup
     import encode
     import frames
     import guard
     import isolate
+    import runner
     import supervise
     from libruntime import build_library
 finally:
@@ -42,6 +48,11 @@ LIBRARY_CACHE = 4
 # Children forked ahead: with two, one sets itself up while the other runs an answer, so neither
 # the fork nor the layers are on the answer's path even when jobs come back to back.
 SPARES = 2
+# Runs of our own job through the runner once a library is built, so that the interpreter has
+# specialised the code every answer runs before the children are forked (in a child, the first runs
+# of a function write into its code object, a page copied on the answer's clock otherwise).
+REHEARSALS = 12
+REHEARSED = ("cumsum", "sum", "mean", "max", "abs")  # NumPy functions of one array a rehearsal may call
 
 
 class _Output:
@@ -60,17 +71,28 @@ class _Output:
             data = data[os.write(self.fd, data):]
 
 
+@dataclass(frozen=True)
+class _Built:
+    module: Any
+    skipped: list[str]
+    rehearsal: str | None  # a library function of one array, for ``runner.rehearse``
+
+
 class _Libraries:
     """Libraries built in this process, by spec: built once, reused by every child."""
 
     def __init__(self) -> None:
-        self._built: OrderedDict[tuple, tuple[Any, list[str]]] = OrderedDict()
+        self._built: OrderedDict[tuple, _Built] = OrderedDict()
 
-    def get(self, spec: dict[str, Any], key: tuple) -> tuple[Any, list[str]]:
-        """``key`` is ``_library_key(spec)``."""
+    def get(self, spec: dict[str, Any], key: tuple) -> _Built:
+        """``key`` identifies ``spec`` (``_Specs.resolve``)."""
         if key not in self._built:
             with warnings.catch_warnings(record=True):  # skipped names go to the host in "ready"
-                self._built[key] = build_library(spec["name"], spec["linalg_name"], spec["main"], spec["linalg"])
+                module, skipped = build_library(spec["name"], spec["linalg_name"], spec["main"], spec["linalg"])
+            rehearsal = next((own for target in REHEARSED for own, name in spec["main"].items()
+                              if name == target and own in module.__all__), None)
+            runner.rehearse(module, rehearsal, times=REHEARSALS)
+            self._built[key] = _Built(module, skipped, rehearsal)
             while len(self._built) > LIBRARY_CACHE:
                 self._built.popitem(last=False)
         self._built.move_to_end(key)
@@ -109,9 +131,33 @@ def _load_numpy() -> str:
     return numpy.__version__
 
 
-def _job(message: dict[str, Any]) -> dict[str, Any]:
-    """The job's fields, checked before a child is forked (a malformed job is the host's bug)."""
-    job = {key: message[key] for key in ("library", "code", "entry_point", "inputs", "limits")}
+class _Specs:
+    """Library specs the host named by a digest (PROTOCOL.md): it sends a spec once per template, and
+    afterwards only its digest, so that neither side encodes or parses it again for every answer.
+    Remembered for the template's life (a session uses a few libraries)."""
+
+    def __init__(self) -> None:
+        self._by_digest: dict[str, dict[str, Any]] = {}
+
+    def resolve(self, message: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The job's library spec, and the key its built library is cached by."""
+        digest, spec = message.get("library_digest"), message.get("library")
+        if not isinstance(digest, str):
+            return message["library"], _library_key(message["library"])
+        if spec is None:
+            if digest not in self._by_digest:
+                raise ValueError(f"unknown library digest {digest[:40]!r}")
+            return self._by_digest[digest], digest
+        self._by_digest[digest] = spec
+        return spec, digest
+
+
+def _job(message: dict[str, Any], specs: _Specs) -> tuple[dict[str, Any], Any]:
+    """The job's fields, checked before a child is forked (a malformed job is the host's bug), and the
+    key of its library."""
+    spec, library_key = specs.resolve(message)
+    job = {key: message[key] for key in ("code", "entry_point", "inputs", "limits")}
+    job["library"] = spec
     if not (isinstance(job["code"], str) and isinstance(job["entry_point"], str)
             and isinstance(job["inputs"], list) and all(isinstance(text, str) for text in job["inputs"])):
         raise ValueError("code, entry_point and inputs must be text")
@@ -119,11 +165,11 @@ def _job(message: dict[str, Any]) -> dict[str, Any]:
     for name in ("memory_bytes", "output_bytes", "elements", "cpu_seconds", "timeout_seconds"):
         if not isinstance(limits.get(name), (int, float)) or limits[name] <= 0:
             raise ValueError(f"limit {name} missing or not positive")
-    return job
+    return job, library_key
 
 
-def _serve(proto_in: int, output: _Output, layers: isolate.Layers, exclusive_uid: bool) -> None:
-    libraries = _Libraries()
+def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
+    libraries, specs = _Libraries(), _Specs()
     reader = frames.FrameReader(JOB_FRAME_LIMIT)
     spares: deque[supervise.Child] = deque()  # forked ahead for the next jobs
     try:
@@ -134,39 +180,39 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers, exclusive_uid
             for message in reader.feed(chunk):
                 job_id = message.get("id")
                 try:
-                    job = _job(message)
-                    library_key = _library_key(job["library"])
-                    library, skipped = libraries.get(job["library"], library_key)
+                    job, library_key = _job(message, specs)
+                    library = libraries.get(job["library"], library_key)
                 except Exception as error:  # noqa: BLE001  (a malformed job is reported, not fatal)
                     output.send(_bad_job(job_id, error))
                     continue
                 key = (library_key, tuple(sorted(job["limits"].items())))
-                chosen = _child_for(spares, library, layers, job["limits"], key, exclusive_uid)
+                chosen = _child_for(spares, library, layers, job["limits"], key)
+                handed = supervise.hand_over(chosen, job, layers)
                 # The host needs the events only once the job is over: sent in one write, they cost it
                 # one wake-up instead of one per case.
                 events: list[dict[str, Any]] = []
-                reaped = supervise.supervise(job_id, job, chosen, skipped, events.append)
+                reaped = supervise.supervise(job_id, job, chosen, library.skipped, events.append, handed, layers)
                 output.send_all(events)
-                supervise.retire(chosen, reaped, layers, exclusive_uid)
+                supervise.retire(chosen, reaped, layers)
                 # The next jobs most likely have the same library and limits: their children start
                 # now, while the host looks at this one's results.
                 while len(spares) < SPARES:
-                    spares.append(supervise.fork_child(library, layers, job["limits"], key))
+                    spares.append(supervise.fork_child(library.module, library.rehearsal, layers, job["limits"], key))
     finally:
         while spares:
-            supervise.discard(spares.popleft(), layers, exclusive_uid)
+            supervise.discard(spares.popleft(), layers)
         supervise.settle(layers)
 
 
-def _child_for(spares: deque[supervise.Child], library: Any, layers: isolate.Layers, limits: dict[str, Any],
-               key: tuple, exclusive_uid: bool) -> supervise.Child:
+def _child_for(spares: deque[supervise.Child], library: _Built, layers: isolate.Layers, limits: dict[str, Any],
+               key: tuple) -> supervise.Child:
     """The oldest spare child when it fits the job and is still there; otherwise a new one."""
     while spares:
         spare = spares.popleft()
         if spare.key == key and supervise.alive(spare):
             return spare
-        supervise.discard(spare, layers, exclusive_uid)
-    return supervise.fork_child(library, layers, limits, key)
+        supervise.discard(spare, layers)
+    return supervise.fork_child(library.module, library.rehearsal, layers, limits, key)
 
 
 def _bad_job(job_id: Any, error: Exception) -> dict[str, Any]:
@@ -174,24 +220,39 @@ def _bad_job(job_id: Any, error: Exception) -> dict[str, Any]:
             "ended": {"type": "SandboxError", "message": f"bad job: {type(error).__name__}: {error}"}}
 
 
+def _own(layers: isolate.Layers, exclusive_uid: bool, own_tmp: bool) -> None:
+    """What the options say this template owns alone. As root each answer has a uid of its own, and
+    "every other process of our uid" would be the whole system: the options only hold for an
+    unprivileged template. The temporary folder is emptied after an answer once its processes are
+    gone, so only with the uid; a private filesystem has a fresh one per answer already."""
+    layers.exclusive_uid = exclusive_uid and os.geteuid() != 0
+    temporary = os.path.realpath(tempfile.gettempdir())
+    layers.own_tmp = own_tmp and layers.exclusive_uid and not layers.mounts and temporary != "/"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="template.py")
     parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("--no-isolation", action="store_true")
     parser.add_argument("--exclusive-uid", action="store_true")
+    parser.add_argument("--own-tmp", action="store_true")
     options = parser.parse_args(argv)
     proto_in, proto_out = _protocol_streams()
     output = _Output(proto_out)
     os.chdir("/")  # our old folder may be one the answers must not see
+    # Python's own SIGINT handler would let an answer sharing our uid (a container) stop us with
+    # KeyboardInterrupt; the host ends us by closing our stdin. Children restore it for the answers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    isolate.not_dumpable()  # an answer sharing our uid (a container) can then neither ptrace nor rewrite us
     layers = isolate.prepare_template(options.hide, _interpreter_folders(), not options.no_isolation)
+    if layers.user:  # before NumPy: the sweeper is forked from a small process
+        layers.sweeper = cleanup.Sweeper()
+    _own(layers, options.exclusive_uid, options.own_tmp)
     version = _load_numpy()
     output.send({"event": "hello", "numpy": version, "python": platform.python_version(),
-                 "pid": os.getpid(), "layers": layers.describe()})
-    # As root each answer has a uid of its own; killing "every other process of our uid" would then
-    # reach the whole system, so the option only holds for an unprivileged template.
-    exclusive_uid = options.exclusive_uid and os.geteuid() != 0
+                 "pid": os.getpid(), "layers": layers.describe(), "library_digests": True})
     try:
-        _serve(proto_in, output, layers, exclusive_uid)
+        _serve(proto_in, output, layers)
     except (BrokenPipeError, frames.FrameError) as error:
         sys.stderr.write(f"sandbox template stops: {error}\n")
 

@@ -3,7 +3,8 @@
 Each answer tries to pass without solving our fixture problem, or to hurt the host. Its header says
 what it tries (``# attack:``), how it may end (``# expect:`` categories; ``error`` is a clean
 infrastructure ERROR) and which isolation layers its assertions rely on (``# needs:``; without them
-it is skipped, because on such a machine the sandbox is documented not to be a boundary). For each:
+it is skipped, because on such a machine the sandbox is documented not to be a boundary). A route
+known to stay open says so (``# residual:`` why): it must still get through (a strict xfail). For each:
 the verdict is one of the expected non-passing ones, the host's files are unchanged, no secret shows
 up in anything returned, nothing reached the server on 127.0.0.1, no process of the answer is left,
 and a right answer graded right after it passes.
@@ -47,6 +48,7 @@ class Hostile:
     attack: str
     expect: frozenset[str]
     needs: tuple[str, ...]
+    residual: str  # a known way through, documented: the answer is expected to get past (strict xfail)
 
 
 def _header(code: str, key: str) -> str:
@@ -59,7 +61,8 @@ def load_hostile() -> list[Hostile]:
     for path in sorted(HOSTILE.glob("*.py")):
         code = path.read_text(encoding="utf-8")
         answers.append(Hostile(path.stem, code, _header(code, "attack"),
-                               frozenset(_header(code, "expect").split()), tuple(_header(code, "needs").split())))
+                               frozenset(_header(code, "expect").split()), tuple(_header(code, "needs").split()),
+                               _header(code, "residual")))
     return answers
 
 
@@ -187,8 +190,10 @@ def test_there_are_at_least_thirty_hostile_answers():
 
 
 @pytest.mark.parametrize("answer", ANSWERS, ids=[answer.name for answer in ANSWERS])
-def test_hostile_answer(backend, host, balance, library, answer):
+def test_hostile_answer(backend, host, balance, library, answer, request):
     backend.require(*answer.needs)
+    if answer.residual:
+        request.applymarker(pytest.mark.xfail(reason=answer.residual, strict=True))
     sandbox = backend.sandbox(LIMITS)
     before = host.snapshot()
     connections = host.server.connections

@@ -4,8 +4,9 @@ One container per backend instance runs ``sandbox/template.py`` (image: ``sandbo
 the host speaks the protocol of ``sandbox/PROTOCOL.md`` to it over the container's attached
 stdin/stdout with the same client as the local backend (``stream.py``). So an answer costs one fork
 inside the container, not a container or a ``docker exec``. The container has no network, a
-read-only root with a small tmpfs on /tmp, memory / pids / CPU limits, a non-root user, tini as PID 1,
-no capabilities and no-new-privileges. When the template dies the container goes with it and the
+read-only root with a small tmpfs on /tmp (emptied after every answer), memory / pids / CPU limits, a
+non-root user, the template itself as PID 1 (no init that answers could reach the stream through), no
+capabilities and no-new-privileges. When the template dies the container goes with it and the
 next answer gets a new one.
 
 Containers are labelled with their owner (host, pid, process start time) and removed by ``close()``,
@@ -44,7 +45,7 @@ SANDBOX_USER = "10001:10001"  # the image's unprivileged user (sandbox/Dockerfil
 MiB = 1024**2
 TEMPLATE_HEADROOM = 512 * MiB  # the template and NumPy, above what one answer may use
 TMPFS_BYTES = 64 * MiB
-MAX_PROCESSES = 256  # the whole container: tini, template, answer, whatever the answer starts
+MAX_PROCESSES = 256  # the whole container: template, answer, whatever the answer starts
 CPUS = 1.0
 STDERR_TAIL = 4096  # what the template printed on its own stderr, kept for error messages
 _CHUNK = 1024**2

@@ -11,7 +11,10 @@ a new template. Nothing the template sends is evaluated: values are decoded as d
 from __future__ import annotations
 
 import abc
+import copy
+import hashlib
 import itertools
+import json
 import os
 import select
 import signal
@@ -190,6 +193,7 @@ class TemplateClient:
         self._stream: Stream | None = None
         self._reader: FrameReader | None = None
         self._pending: list[dict[str, Any]] = []  # frames read but not yet handled
+        self._libraries_sent: set[str] = set()  # digests of the specs the running template has
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -197,13 +201,22 @@ class TemplateClient:
         with self._lock:
             stream = self._ensure_started()
             job_id = next(self._ids)
+            message = {"id": job_id, "library": job.library, "code": job.code, "entry_point": job.entry_point,
+                       "inputs": list(job.inputs), "limits": self.limits.for_template()}
+            digest = None
+            if (self.hello or {}).get("library_digests"):  # the template keeps specs named by a digest
+                digest = message["library_digest"] = library_digest(job.library)
+                if digest in self._libraries_sent:
+                    del message["library"]
             try:
-                stream.write(encode_frame({"id": job_id, "library": job.library, "code": job.code,
-                                           "entry_point": job.entry_point, "inputs": list(job.inputs),
-                                           "limits": self.limits.for_template()}))
+                stream.write(encode_frame(message))
                 gathered = self._gather(job_id, len(job.inputs))
             except _STREAM_ERRORS as error:
                 raise self._broken(f"the {self.name} template failed during the job: {_describe(error)}") from None
+            if digest is not None and gathered.ready:  # the library was built: the template has its spec
+                self._libraries_sent.add(digest)
+            elif digest is not None:
+                self._libraries_sent.discard(digest)
         if not gathered.ready:
             ended = gathered.finished.get("ended") if gathered.finished else None
             stderr = _text(gathered.finished.get("stderr") if gathered.finished else "").strip()
@@ -265,8 +278,25 @@ class TemplateClient:
 
     def _discard(self) -> None:
         stream, self._stream, self._reader, self._pending = self._stream, None, None, []
+        self._libraries_sent = set()
         if stream is not None:
             stream.close()
+
+
+_DIGESTS: dict[tuple, tuple[dict, str]] = {}  # a cheap fingerprint -> (a spec, its digest)
+
+
+def library_digest(spec: dict) -> str:
+    """SHA-256 of the spec's canonical JSON (PROTOCOL.md), computed once per distinct spec: a
+    session builds the same spec for every answer, and comparing it with the last one is far cheaper
+    than encoding it again."""
+    fingerprint = (spec.get("name"), spec.get("linalg_name"), len(spec.get("main") or ()), len(spec.get("linalg") or ()))
+    known = _DIGESTS.get(fingerprint)
+    if known is not None and known[0] == spec:
+        return known[1]
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    _DIGESTS[fingerprint] = (copy.deepcopy(spec), digest)
+    return digest
 
 
 def _describe(error: BaseException) -> str:

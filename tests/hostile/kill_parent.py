@@ -1,5 +1,5 @@
 # attack: kill the process that started it (the template) and everything in its group
-# expect: exe_error error
+# expect: exe_error error result_error
 import os, signal
 
 
