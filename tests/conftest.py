@@ -12,6 +12,9 @@ from typing import Callable, Iterator
 
 import pytest
 
+from pytest_sebench.data.jsonl import read_jsonl
+from pytest_sebench.data.library import load_library
+from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.execution.local import LocalSandbox
 
@@ -47,6 +50,18 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def fixture_data() -> Path:
     return FIXTURE_DATA
+
+
+@pytest.fixture(scope="module")
+def library(fixture_data):
+    """The fixture benchmark's library (``qel``)."""
+    return load_library(fixture_data / "api_doc.jsonl")
+
+
+@pytest.fixture(scope="module")
+def balance(fixture_data):
+    """The fixture benchmark's first single_test problem."""
+    return problem_from_row(next(read_jsonl(fixture_data / "single_test.jsonl")), "single_test", 0)
 
 
 def read_rows(path: Path) -> list[dict]:

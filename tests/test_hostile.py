@@ -28,9 +28,6 @@ import numpy
 import pytest
 
 from conftest import REPO
-from pytest_sebench.data.jsonl import read_jsonl
-from pytest_sebench.data.library import load_library
-from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.base import Limits, SandboxUnavailable
 from pytest_sebench.execution.local import template_path
 from pytest_sebench.grade.verdict import CORRECT, ERROR, NUMPY, judge
@@ -143,16 +140,6 @@ def host(tmp_path_factory, fixture_data) -> Host:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-
-
-@pytest.fixture(scope="module")
-def library(fixture_data):
-    return load_library(fixture_data / "api_doc.jsonl")
-
-
-@pytest.fixture(scope="module")
-def balance(fixture_data):
-    return problem_from_row(next(read_jsonl(fixture_data / "single_test.jsonl")), "single_test", 0)
 
 
 def fenced(code: str) -> str:

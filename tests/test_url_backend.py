@@ -25,9 +25,6 @@ import numpy
 import pytest
 
 from conftest import read_rows
-from pytest_sebench.data.jsonl import read_jsonl
-from pytest_sebench.data.library import load_library
-from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.backends import create_backend
 from pytest_sebench.execution.base import Job, Limits, Sandbox, SandboxUnavailable
 from pytest_sebench.execution.url_backend import (
@@ -62,16 +59,6 @@ def url_layers(sandbox: Sandbox) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module")
-def library(fixture_data):
-    return load_library(fixture_data / "api_doc.jsonl")
-
-
-@pytest.fixture(scope="module")
-def balance(fixture_data):
-    return problem_from_row(next(read_jsonl(fixture_data / "single_test.jsonl")), "single_test", 0)
-
 
 @pytest.fixture
 def service():
