@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from reference_answers import data_arguments, reference_answers
+from reference_answers import compare_verdicts, data_arguments, reference_answers
 from pytest_sebench.execution.backends import create_backend
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.grade.verdict import judge
@@ -74,10 +74,7 @@ def main() -> int:
     ratio = statistics.fmean(seconds["docker"]) / statistics.fmean(seconds["local"])
     median_ratio = statistics.median(seconds["docker"]) / statistics.median(seconds["local"])
     print(f"docker / local per answer: {ratio:.2f}x mean, {median_ratio:.2f}x median (goal: at most 2x)")
-    differ = [i % len(work) for i, (a, b) in enumerate(zip(verdicts["local"], verdicts["docker"])) if a != b]
-    print(f"verdicts: {'identical' if not differ else f'{len(differ)} differ, rows {sorted(set(differ))}'}; "
-          f"correct {verdicts['docker'].count('correct') // args.rounds}/{len(work)}")
-    return 0 if not differ else 1
+    return compare_verdicts(verdicts["local"], verdicts["docker"], len(work), args.rounds)
 
 
 if __name__ == "__main__":

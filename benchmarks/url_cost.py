@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from reference_answers import REPO, data_arguments, reference_answers
+from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.execution.local import LocalSandbox
 from pytest_sebench.execution.url_backend import URLSandbox, build_program
@@ -87,10 +87,7 @@ def main() -> int:
     over_bare = statistics.median(seconds["url"]) - statistics.median(seconds["bare"])
     print(f"url / local per answer: {ratio:.1f}x median; url over a bare interpreter with NumPy: "
           f"{over_bare * 1000:+.0f} ms median")
-    differ = [i % len(work) for i, (a, b) in enumerate(zip(verdicts["local"], verdicts["url"])) if a != b]
-    print(f"verdicts: {'identical' if not differ else f'{len(differ)} differ, rows {sorted(set(differ))}'}; "
-          f"correct {verdicts['url'].count('correct') // args.rounds}/{len(work)}")
-    return 0 if not differ else 1
+    return compare_verdicts(verdicts["local"], verdicts["url"], len(work), args.rounds)
 
 
 if __name__ == "__main__":
