@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from reference_answers import compare_verdicts, data_arguments, reference_answers
+from reference_answers import compare_verdicts, data_arguments, reference_answers, summary, time_interleaved
 from pytest_sebench.execution.backends import create_backend
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.grade.verdict import judge
@@ -29,11 +29,6 @@ def start(name: str, warm_up) -> tuple[Sandbox, float]:
     sandbox = create_backend(name, Limits())
     warm_up(sandbox)
     return sandbox, time.perf_counter() - started
-
-
-def summary(seconds: list[float]) -> str:
-    return (f"mean {statistics.fmean(seconds) * 1000:6.2f} ms  median {statistics.median(seconds) * 1000:6.2f} ms"
-            f"  p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:6.2f} ms")
 
 
 def main() -> int:
@@ -52,16 +47,10 @@ def main() -> int:
     startup: dict[str, float] = {}
     for name in BACKENDS:
         sandboxes[name], startup[name] = start(name, lambda sandbox: grade(sandbox, 0))
-    seconds: dict[str, list[float]] = {name: [] for name in BACKENDS}
-    verdicts: dict[str, list[str]] = {name: [] for name in BACKENDS}
     started = time.perf_counter()
     try:
-        for _ in range(args.rounds):
-            for index in range(len(work)):
-                for name in BACKENDS:
-                    began = time.perf_counter()
-                    verdicts[name].append(grade(sandboxes[name], index))
-                    seconds[name].append(time.perf_counter() - began)
+        seconds, verdicts = time_interleaved(len(work), args.rounds, {
+            name: (lambda index, sandbox=sandboxes[name]: grade(sandbox, index)) for name in BACKENDS})
     finally:
         for sandbox in sandboxes.values():
             sandbox.close()

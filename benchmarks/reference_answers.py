@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 from pathlib import Path
+from typing import Callable
 
 from pytest_sebench.data.benchmark import Benchmark, load_benchmark
 from pytest_sebench.data.problems import Problem
@@ -32,3 +35,23 @@ def compare_verdicts(local: list[str], other: list[str], rows: int, rounds: int)
     print(f"verdicts: {'identical' if not differ else f'{len(differ)} differ, rows {sorted(set(differ))}'}; "
           f"correct {other.count('correct') // rounds}/{rows}")
     return 0 if not differ else 1
+
+
+def time_interleaved(rows: int, rounds: int, graders: dict[str, Callable[[int], str]]
+                     ) -> tuple[dict[str, list[float]], dict[str, list[str]]]:
+    """Seconds and verdict per answer for each grader, answer by answer in turn (so load on the
+    machine hits every grader alike)."""
+    seconds: dict[str, list[float]] = {name: [] for name in graders}
+    verdicts: dict[str, list[str]] = {name: [] for name in graders}
+    for _ in range(rounds):
+        for index in range(rows):
+            for name, grade in graders.items():
+                began = time.perf_counter()
+                verdicts[name].append(grade(index))
+                seconds[name].append(time.perf_counter() - began)
+    return seconds, verdicts
+
+
+def summary(seconds: list[float]) -> str:
+    return (f"mean {statistics.fmean(seconds) * 1000:7.2f} ms  median {statistics.median(seconds) * 1000:7.2f} ms"
+            f"  p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:7.2f} ms")

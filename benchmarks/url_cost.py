@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers
+from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers, summary, time_interleaved
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.execution.local import LocalSandbox
 from pytest_sebench.execution.url_backend import URLSandbox, build_program
@@ -29,15 +29,10 @@ from pytest_sebench.testing.sandbox_service import SandboxService
 FIXTURES = REPO / "fixtures" / "qel"
 
 
-def summary(seconds: list[float]) -> str:
-    return (f"mean {statistics.fmean(seconds) * 1000:7.1f} ms  median {statistics.median(seconds) * 1000:7.1f} ms"
-            f"  p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:7.1f} ms")
-
-
-def bare_interpreter() -> float:
-    started = time.perf_counter()
+def bare_interpreter(index: int) -> str:
+    """The reference harness's cost per answer: a new interpreter that imports NumPy."""
     subprocess.run([sys.executable, "-c", "import numpy"], check=True)
-    return time.perf_counter() - started
+    return ""
 
 
 def main() -> int:
@@ -60,17 +55,11 @@ def main() -> int:
 
         for name in sandboxes:
             grade(name, 0)  # start-up (template, NumPy) is paid once per session, not per answer
-        seconds: dict[str, list[float]] = {name: [] for name in (*sandboxes, "bare")}
-        verdicts: dict[str, list[str]] = {name: [] for name in sandboxes}
         started = time.perf_counter()
         try:
-            for _ in range(args.rounds):
-                for index in range(len(work)):
-                    for name in sandboxes:
-                        began = time.perf_counter()
-                        verdicts[name].append(grade(name, index))
-                        seconds[name].append(time.perf_counter() - began)
-                    seconds["bare"].append(bare_interpreter())
+            seconds, verdicts = time_interleaved(len(work), args.rounds, {
+                "local": lambda index: grade("local", index), "url": lambda index: grade("url", index),
+                "bare": bare_interpreter})
         finally:
             for sandbox in sandboxes.values():
                 sandbox.close()
