@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from reference_answers import compare_verdicts, data_arguments, reference_answers, summary, time_interleaved
+from reference_answers import compare_verdicts, data_arguments, reference_answers, run_header, summary, time_interleaved
 from pytest_sebench.execution.backends import create_backend
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.grade.verdict import judge
@@ -55,9 +55,7 @@ def main() -> int:
         for sandbox in sandboxes.values():
             sandbox.close()
 
-    print(f"data: {benchmark.data_source} [{args.split}], {len(work)} reference answers x {args.rounds} "
-          f"rounds per backend, interleaved; python {sys.version.split()[0]}; "
-          f"{time.perf_counter() - started:.1f} s in all")
+    print(run_header(benchmark, args, len(work), time.perf_counter() - started))
     for name in BACKENDS:
         print(f"{name:>6}: start-up {startup[name]:5.2f} s   per answer: {summary(seconds[name])}")
     ratio = statistics.fmean(seconds["docker"]) / statistics.fmean(seconds["local"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,3 +56,8 @@ def time_interleaved(rows: int, rounds: int, graders: dict[str, Callable[[int], 
 def summary(seconds: list[float]) -> str:
     return (f"mean {statistics.fmean(seconds) * 1000:7.2f} ms  median {statistics.median(seconds) * 1000:7.2f} ms"
             f"  p90 {statistics.quantiles(seconds, n=10)[-1] * 1000:7.2f} ms")
+
+
+def run_header(benchmark: Benchmark, args: argparse.Namespace, rows: int, elapsed: float) -> str:
+    return (f"data: {benchmark.data_source} [{args.split}], {rows} reference answers x {args.rounds} rounds "
+            f"per backend, interleaved; python {sys.version.split()[0]}; {elapsed:.1f} s in all")

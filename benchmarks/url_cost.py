@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers, summary, time_interleaved
+from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers, run_header, summary, time_interleaved
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.execution.local import LocalSandbox
 from pytest_sebench.execution.url_backend import URLSandbox, build_program
@@ -64,9 +64,7 @@ def main() -> int:
             for sandbox in sandboxes.values():
                 sandbox.close()
 
-    print(f"data: {benchmark.data_source} [{args.split}], {len(work)} reference answers x {args.rounds} "
-          f"rounds per backend, interleaved; python {sys.version.split()[0]}; "
-          f"{time.perf_counter() - started:.1f} s in all")
+    print(run_header(benchmark, args, len(work), time.perf_counter() - started))
     print(f"program posted per answer: about {len(build_program(None)) / 1024:.0f} KB (runner, library "
           "runtime, guard; plus the answer and its inputs)")
     for name, label in (("local", "local (warm template)"), ("url", "url (stand-in service)"),
