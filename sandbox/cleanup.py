@@ -4,7 +4,7 @@
 - ``kill_all_but_ancestors``: for a template owning its uid alone (a container): every other process
   of the uid but the template's ancestors and its spare children.
 - ``empty_folder``: for a template owning its temporary folder alone (--own-tmp).
-- ``set_priority``: tearing down is done on idle CPU time; the next answer's child is raised back.
+- ``set_priority``: tearing a finished child down is done on idle CPU time.
 
 Standard library only (ctypes for prctl).
 """
@@ -223,10 +223,10 @@ def _clear_level(fd: int) -> int | None:
 
 def set_priority(pid: int, background: bool) -> None:
     """``background``: run only on otherwise idle CPU time (SCHED_IDLE), for work no answer waits on
-    (a spare child setting itself up, a finished one being torn down, the sweeper); else normal.
+    (a finished child exiting: the kernel tears its memory down for milliseconds); else normal.
 
-    Only a privileged template can raise a process back from SCHED_IDLE, so only one uses this.
-    Nothing depends on it but speed: a process that is gone or refuses stays as it is.
+    Lowering is always allowed; raising back from SCHED_IDLE needs privileges. Nothing depends on it
+    but speed: a process that is gone or refuses stays as it is.
     """
     policy = getattr(os, "SCHED_IDLE" if background else "SCHED_OTHER", None)
     if policy is None:

@@ -99,7 +99,7 @@ def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
             return _opaque(value)
         items = _plain_items(encoder, array, depth)
         return {"$array": _encode(encoder, array.tolist(), depth + 1) if items is None else items,
-                "dtype": str(array.dtype), "shape": list(array.shape)}
+                "dtype": _dtype_name(array.dtype), "shape": list(array.shape)}
     if isinstance(value, generic) and type(value).__module__ == "numpy":
         return _encode(encoder, value.item(), depth + 1)
     if isinstance(value, tuple) and hasattr(type(value), "_fields"):
@@ -107,6 +107,17 @@ def _encode_numpy(encoder: _Encoder, value: Any, depth: int) -> Any:
         return {"$tuple": [_encode(encoder, item, depth + 1) for item in tuple.__iter__(value)],
                 "name": type(value).__name__}
     return _opaque(value)
+
+
+_DTYPE_NAMES: dict[Any, str] = {}
+
+
+def _dtype_name(dtype: Any) -> str:
+    """``str(dtype)``, which runs NumPy's Python code each time: a few distinct dtypes per answer."""
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = _DTYPE_NAMES[dtype] = str(dtype)
+    return name
 
 
 def _plain_items(encoder: _Encoder, array: Any, depth: int) -> Any:

@@ -40,9 +40,10 @@ boundary. Still open:
   look-up ``object.__getattribute__(module, name)`` (or the module type's ``__dict__`` descriptor)
   and a C function's ``__self__`` (NumPy's C module) bypass the module class, and calling what they
   yield is not seen when it is C code: ufuncs (``add``, ``sqrt``...), array builders (``zeros``,
-  ``arange``...), C-dispatched functions (``concatenate``, ``dot``, ``where``...), and private
-  Python helpers (``_methods._sum``) read with ``getattr``. Python-implemented public functions
-  reached that way are flagged when called.
+  ``arange``...), C-dispatched functions (``concatenate``, ``dot``, ``where``...), private Python
+  helpers (``_methods._sum``) read with ``getattr``, and, from NumPy's own globals (a NumPy frame
+  calling the answer back, the generic look-up), the unguarded twins of its modules (``seal.twin``).
+  Python-implemented public functions reached that way are flagged when called.
 - Rewriting the guard's front-ends: a closure-free function can still be replaced wholesale in a
   module's or class's namespace where Python allows it (``builtins.__import__``); the NumPy module
   class itself is frozen (``seal.freeze``, CPython 3.10 to 3.13).
@@ -360,37 +361,10 @@ def prepare() -> None:
                      if seal.is_numpy(name) and type(module) is types.ModuleType}
     for module in numpy_modules.values():
         module.__class__ = guarded
-    _give_numpy_twins(numpy_modules)
-    guard.sealed.update(_trampolines())
+    seal.give_numpy_twins(numpy_modules)
+    guard.sealed.update(seal.trampolines())
     builtins.__import__ = seal.import_wrapper(builtins.__import__)
     guard.sealed.add(builtins.__import__)
-
-
-def _give_numpy_twins(modules: dict[str, types.ModuleType]) -> None:
-    """In NumPy's globals, its own modules become unguarded twins (``seal.twin``), except a package's
-    submodule attributes (``numpy.linalg``): an answer reads those through the package."""
-    twins = {id(module): seal.twin(module) for module in modules.values()}
-    for name, module in modules.items():
-        namespace = _MODULE_DICT(module)
-        for key, value in list(namespace.items()):
-            double = twins.get(id(value)) if isinstance(value, types.ModuleType) else None
-            if double is not None and value is modules.get(f"{name}.{key}"):
-                continue  # the package's own submodule
-            if double is not None:
-                namespace[key] = double
-
-
-def _trampolines() -> list[types.FunctionType]:
-    """NumPy's public functions implemented in Python, each made to raise ``sebench.call``."""
-    overrides = sys.modules.get("numpy._core.overrides")
-    wrapped = []
-    for public in list(getattr(overrides, "ARRAY_FUNCTIONS", ())):
-        function = getattr(public, "_implementation", None)
-        if type(function) is types.FunctionType and function not in wrapped:
-            name = f"{getattr(public, '__module__', 'numpy')}.{getattr(public, '__name__', '?')}"
-            if seal.trampoline(function, name) is not None:
-                wrapped.append(function)
-    return wrapped
 
 
 def install(channel: Any) -> None:
@@ -407,6 +381,7 @@ def install(channel: Any) -> None:
     def report(reason: str) -> None:
         try:
             channel.send("numpy", reason=reason)
+            channel.ring()
         finally:
             os._exit(0)
 

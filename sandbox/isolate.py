@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import fcntl
 import os
 import resource
 import signal
@@ -59,7 +60,10 @@ class Layers:
     user: bool = False
     missing: dict[str, str] = field(default_factory=dict)
     sweeper: Any = field(default=None, repr=False)  # a cleanup.Sweeper, set with ``user``
-    kept: list[str] = field(default_factory=list)  # interpreter folders every answer must still see
+    # Computed once for every child's private filesystem: the fresh places that exist, and the
+    # interpreter folders inside them (bound back read-only).
+    fresh: list[str] = field(default_factory=list)
+    rebound: list[str] = field(default_factory=list)
     # What this template owns alone (a container): its uid (every other process of it after an answer
     # is a leftover) and its temporary folder (emptied after every answer). Not with a uid per answer.
     exclusive_uid: bool = False
@@ -116,10 +120,13 @@ def prepare_template(hide: list[str], keep: list[str], wanted: bool = True) -> L
         layers.missing = {name: "needs root (namespaces, a separate uid per answer)"
                           for name in ("network", "mounts", "user")}
         return layers
-    layers.kept = list(keep)
     layers.user = True  # the template then starts its cleanup.Sweeper, while it is still small
     layers.network = _try(layers, "network", lambda: libc().call("unshare", _CLONE_NEWNET))
     layers.mounts = _try(layers, "mounts", lambda: _hide_paths(hide + _top_level_non_system(), keep))
+    # As the children will find them: after hiding (/var/tmp, say, may be gone with /var).
+    layers.fresh = [path for path in _FRESH_PER_ANSWER if os.path.isdir(path)]
+    layers.rebound = [path for path in _outermost(_existing(keep))
+                      if any(_inside(path, fresh) for fresh in layers.fresh)]
     return layers
 
 
@@ -187,7 +194,7 @@ def enter_own_group() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
 
 
-def private_filesystem(output_bytes: int, keep: list[str]) -> str:
+def private_filesystem(output_bytes: int, layers: Layers) -> str:
     """A fresh namespace with its own /tmp (and friends) and no /proc; returns the working folder.
 
     Interpreter folders that live inside a fresh folder (a checkout and its .venv under /tmp, as CI
@@ -196,42 +203,41 @@ def private_filesystem(output_bytes: int, keep: list[str]) -> str:
     c_lib = libc()
     c_lib.call("unshare", _CLONE_NEWNS | _CLONE_NEWIPC)
     c_lib.mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    kept = [path for path in _outermost(_existing(keep))
-            if any(_inside(path, fresh) for fresh in _FRESH_PER_ANSWER)]
-    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in kept}
+    handles = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in layers.rebound}
     size = 2 * output_bytes + 1024**2
     try:
-        for path in _FRESH_PER_ANSWER:
-            if os.path.isdir(path):
-                c_lib.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
-                for inner in (p for p in kept if _inside(p, path)):
-                    os.makedirs(inner, exist_ok=True)
-                    c_lib.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
-                    c_lib.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+        for path in layers.fresh:
+            c_lib.mount("tmpfs", path, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={size},nr_inodes=4096,mode=1777")
+            for inner in (p for p in layers.rebound if _inside(p, path)):
+                os.makedirs(inner, exist_ok=True)
+                c_lib.mount(f"/proc/self/fd/{handles[inner]}", inner, None, _MS_BIND | _MS_REC)
+                c_lib.mount(None, inner, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
     finally:
         for handle in handles.values():
             os.close(handle)
     c_lib.mount("tmpfs", "/proc", "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_RDONLY, "size=4k,nr_inodes=16,mode=555")
-    return tempfile.mkdtemp(prefix="answer-", dir="/tmp")
+    workdir = f"/tmp/answer-{os.getpid()}"  # this /tmp is ours alone, and empty
+    os.mkdir(workdir, 0o700)
+    return workdir
 
 
-def own_descriptors(stdout_fd: int, stderr_fd: int, channel_fd: int, job_fd: int) -> tuple[int, int]:
+def own_descriptors(stdout_fd: int, stderr_fd: int, channel_fd: int, job_fd: int, bell_fd: int) -> tuple[int, int, int]:
     """stdin from /dev/null, stdout/stderr to the capture files, the channel on fd 3, the job on fd 4
-    (closed once read), nothing else. Returns (channel, job)."""
+    (closed once read), the bell on fd 5, nothing else. Returns (channel, job, bell)."""
     null = os.open(os.devnull, os.O_RDONLY)
-    job = os.dup(job_fd)  # out of the way of the numbers taken below
-    os.dup2(null, 0)
-    os.dup2(stdout_fd, 1)
-    os.dup2(stderr_fd, 2)
-    os.dup2(channel_fd, 3)
-    os.dup2(job, 4)
-    for fd in (3, 4):
+    # Copies above every number taken below first, so that no source is overwritten before it moves.
+    sources = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (null, stdout_fd, stderr_fd, channel_fd, job_fd, bell_fd)]
+    for target, source in enumerate(sources):
+        os.dup2(source, target)
+    for fd in (3, 4, 5):
         os.set_inheritable(fd, False)  # a subprocess of the answer does not get them
-    os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-    return 3, 4
+    os.closerange(6, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    return 3, 4, 5
 
 
 def clean_environment() -> None:
+    """What the answers' environment holds (besides their HOME and TMPDIR): set once, in the template,
+    after NumPy is loaded; the children inherit it."""
     keep = {name: os.environ[name] for name in _ENV_PASSTHROUGH if name in os.environ}
     os.environ.clear()
     os.environ.update(keep, PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",

@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 import types
-from typing import Any
+from typing import Any, Callable
 
 from encode import encode
 
@@ -24,15 +24,26 @@ PRINTED_LIMIT = 65536
 
 
 class Channel:
-    """The result pipe: one JSON line per event, written at once (no buffer of ours to flush)."""
+    """The result pipe: one JSON line per event, written at once (no buffer of ours to flush).
 
-    def __init__(self, fd: int) -> None:
+    Nobody waits on that pipe while the answer runs (the template reads it now and then), so a line
+    wakes nobody up; the bell, rung after the last one (by the child, or the guard), does.
+    """
+
+    def __init__(self, fd: int, bell: int) -> None:
         self._fd = fd
+        self._bell = bell
 
     def send(self, event: str, **fields: Any) -> None:
         data = memoryview((json.dumps({"event": event, **fields}, allow_nan=False) + "\n").encode())
         while data:
             data = data[os.write(self._fd, data):]
+
+    def ring(self) -> None:
+        try:
+            os.write(self._bell, b"!")
+        except OSError:
+            pass  # the template stops reading only once it gave up on us
 
 
 def _error(exc: BaseException) -> dict[str, str]:
@@ -58,28 +69,31 @@ def _array_type(library: Any) -> type:
     return getattr(library, library.__name__.upper() + "Array")
 
 
-def run(job: dict[str, Any], library: Any, channel: Channel) -> None:
-    """``library`` is the module the template built (and the child installed) for ``job``."""
+def run(job: dict[str, Any], library: Any, channel: Channel, compiled: Callable[[], list[Any]]) -> None:
+    """``library`` is the module the template built (and the child installed) for ``job``;
+    ``compiled()`` gives its inputs compiled (None for one to compile here)."""
     # The answer's module is __main__, as for a script (the template's own left sys.modules).
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
-    _run(job, library, channel, main.__dict__)
+    _run(job, library, channel, main.__dict__, compiled)
 
 
 class _Discard:
     def send(self, event: str, **fields: Any) -> None:
         json.dumps({"event": event, **fields}, allow_nan=False)
 
+    def ring(self) -> None:
+        pass
+
 
 def rehearse(library: Any, function: str | None, times: int = 1) -> None:
     """Run a job of our own the way ``run`` runs an answer, sending nothing.
 
     In the template, repeated, it lets the interpreter specialise the code every answer runs (its
-    first runs write into the code objects); in a child waiting for its job, it copies the memory
-    pages an answer's run writes first, which a fresh fork shares with the template. Either way this
-    work is done before the answer's clock, not on it. ``function``: the name of a library function
-    that takes one array (or None).
+    first runs write into the code objects); in a child, it copies the pages an answer's run writes
+    first (shared with the template since the fork). Either way before the answer's clock, not on
+    it. ``function``: the name of a library function that takes one array (or None).
     """
     array = f"{library.__name__}.{_array_type(library).__name__}([1.5, -2.0, 3.25])"
     body = f"{library.__name__}.{function}(x)" if function else "x"
@@ -90,7 +104,8 @@ def rehearse(library: Any, function: str | None, times: int = 1) -> None:
                                          library.__name__: library})
 
 
-def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, Any]) -> None:
+def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, Any],
+         compiled: Callable[[], list[Any]] | None = None) -> None:
     array_type = _array_type(library)
     load_error = _load(job["code"], job["entry_point"], namespace)
     if load_error is not None:
@@ -101,9 +116,11 @@ def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, A
     channel.send("loaded")
 
     input_globals = {"__builtins__": builtins, library.__name__: library}
-    for index, text in enumerate(job["inputs"]):
+    codes = compiled() if compiled is not None else [None] * len(job["inputs"])
+    for index, (text, code) in enumerate(zip(job["inputs"], codes)):
         try:
-            arguments = eval(f"dict({text})", input_globals)  # the dataset's inputs, inside the sandbox
+            # The dataset's inputs, evaluated inside the sandbox (compiled by the template).
+            arguments = eval(f"dict({text})" if code is None else code, input_globals)
             value = function(**arguments)
             encoded = encode(value, array_type, job["limits"]["elements"])
             channel.send("case", index=index, value=encoded, printed=_printed(value))

@@ -19,6 +19,9 @@ back to the plain module's.
   ``__array_function__`` with a Python implementation: ``cumsum``, ``mean``, ``linalg.solve``...)
   raise ``sebench.call`` whenever they run, so calling one from answer code is seen however the
   answer got hold of it.
+- ``twin``: inside NumPy's own globals, its modules are plain twins sharing the guarded modules'
+  namespaces, so NumPy's hundreds of look-ups per answer cost nothing; only what NumPy's globals
+  already give away (see the residual routes in ``guard``) reaches them.
 
 Standard library only (ctypes, once, in the template, for ``freeze``).
 """
@@ -176,3 +179,30 @@ def trampoline(function: types.FunctionType, name: str) -> types.FunctionType | 
         names["co_qualname"] = function.__code__.co_qualname
     function.__code__ = code.replace(**names)
     return original
+
+
+def give_numpy_twins(modules: dict[str, types.ModuleType]) -> None:
+    """In NumPy's globals, its own modules become unguarded twins (``seal.twin``), except a package's
+    submodule attributes (``numpy.linalg``): an answer reads those through the package."""
+    twins = {id(module): twin(module) for module in modules.values()}
+    for name, module in modules.items():
+        namespace = _MODULE_DICT(module)
+        for key, value in list(namespace.items()):
+            double = twins.get(id(value)) if isinstance(value, types.ModuleType) else None
+            if double is not None and value is modules.get(f"{name}.{key}"):
+                continue  # the package's own submodule
+            if double is not None:
+                namespace[key] = double
+
+
+def trampolines() -> list[types.FunctionType]:
+    """NumPy's public functions implemented in Python, each made to raise ``sebench.call``."""
+    overrides = sys.modules.get("numpy._core.overrides")
+    wrapped = []
+    for public in list(getattr(overrides, "ARRAY_FUNCTIONS", ())):
+        function = getattr(public, "_implementation", None)
+        if type(function) is types.FunctionType and function not in wrapped:
+            name = f"{getattr(public, '__module__', 'numpy')}.{getattr(public, '__name__', '?')}"
+            if trampoline(function, name) is not None:
+                wrapped.append(function)
+    return wrapped

@@ -1,18 +1,22 @@
 """The template's side of the children: fork them ahead, give each its job, relay its events, hold
 the wall clock, clean up.
 
-The template is trusted and never runs answer code. It reads what the child writes on its private
-pipe as untrusted input: each line must be one JSON object with a known event (the answer shares the
-child's memory and descriptors, so it could write lines of its own: it can never write ``ready`` or
-``finished``, which only this side sends, nor anything the host would evaluate). The clock starts at
-the child's ``ready``; on timeout, a broken line, a NumPy flag or the end of the pipe the child's
-process group is killed, and with it every process of the child's uid (see ``isolate``).
+The template is trusted and never runs answer code. A child gets its job as one frame on its job
+pipe, then its inputs compiled (``hand_over``). It writes its events on a pipe nobody waits on while
+the answer runs (read every ``DRAIN_SECONDS``) and rings a bell once it is done. The template reads
+those lines as untrusted input: each must be one JSON object with a known event (the answer shares
+the child's memory and descriptors, so it could write lines of its own: it can never write ``ready``
+or ``finished``, which only this side sends, nor anything the host would evaluate). The clock starts
+when the child gets its job; on timeout, a broken line, a NumPy flag or the end of the pipes the
+child's process group is killed, and with it every process of the child's uid (see ``cleanup``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
+import marshal
 import os
 import select
 import shutil
@@ -32,6 +36,7 @@ Emit = Callable[[dict[str, Any]], None]
 
 STARTUP_SECONDS = 30.0  # fork to ready: namespaces, limits, guard (milliseconds when healthy)
 EXIT_GRACE = 1.0  # a child that closed its pipe without "done" may say why by its exit status
+DRAIN_SECONDS = 0.02  # how often a running child's events are read before its bell rings
 _CHUNK = 65536
 _FROM_CHILD = {"ready", "loaded", "load_error", "case", "numpy", "done"}
 _SIGNAL_HINTS = {"SIGKILL": " (killed: memory or CPU limit)", "SIGXCPU": " (CPU time limit)",
@@ -99,39 +104,41 @@ class Child:
     """A forked child waiting for its job (or running it), and what the template keeps of it."""
 
     pid: int
-    events: int  # read end of its event pipe
+    events: int  # read end of its event pipe (not blocking)
     jobs: int  # write end of its job pipe
+    bell: int  # read end of its bell
     capture: tuple[int, int]  # its stdout and stderr
     workdir: str | None
     key: tuple  # the library and limits it was prepared with
 
 
-def fork_child(library: Any, rehearsal: str | None, layers: isolate.Layers, limits: dict[str, Any],
-               key: tuple) -> Child:
-    """Fork a child that sets up every layer and then waits for a job with ``key`` (``rehearsal``:
-    see ``runner.rehearse``)."""
+def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key: tuple) -> Child:
+    """Fork a child that sets up every layer and then waits for a job with ``key``."""
     capture = (_capture_file("stdout"), _capture_file("stderr"))
     # With a private filesystem, or a temporary folder of the template's own, the child makes its own.
     workdir = None if layers.mounts or layers.own_tmp else tempfile.mkdtemp(prefix="sebench-answer-")
     events_read, events_write = os.pipe()
+    _enlarge(events_write)
+    os.set_blocking(events_read, False)
     jobs_read, jobs_write = os.pipe()
+    bell_read, bell_write = os.pipe()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
         stream.flush()
     gc.freeze()  # the child's collections then leave the template's objects (and pages) alone
     pid = os.fork()
     if pid == 0:
-        os.close(events_read)
-        os.close(jobs_write)
-        child.run_child(library, child.ChildSetup(*capture, events_write, jobs_read, workdir, layers, limits,
-                                                  rehearsal))
-    os.close(events_write)
-    os.close(jobs_read)
+        for fd in (events_read, jobs_write, bell_read):
+            os.close(fd)
+        child.run_child(library, child.ChildSetup(*capture, events_write, jobs_read, bell_write, workdir, layers,
+                                                  limits))
+    for fd in (events_write, jobs_read, bell_write):
+        os.close(fd)
     try:
         os.setpgid(pid, pid)  # also done by the child; whichever runs first wins the race
     except OSError:
         pass
     _WAITING.add(pid)
-    return Child(pid, events_read, jobs_write, capture, workdir, key)
+    return Child(pid, events_read, jobs_write, bell_read, capture, workdir, key)
 
 
 def discard(spare: Child, layers: isolate.Layers) -> None:
@@ -142,16 +149,37 @@ def discard(spare: Child, layers: isolate.Layers) -> None:
     _release(spare)
 
 
-def hand_over(runner_child: Child, job: dict[str, Any], layers: isolate.Layers) -> bool:
-    """Give ``job`` to the child, at full priority again; False when it was gone already.
+def hand_over(runner_child: Child, job: dict[str, Any]) -> bool:
+    """Give ``job`` to the child, then its inputs compiled; False when it was gone already.
 
-    The template may fork the next spare as soon as this returns: the job's pipe is closed by then,
-    so no spare inherits it.
+    The inputs are compiled here while the child reads its job and loads the answer (two cores work
+    at once on what one did in turn). The template may fork the next spare as soon as this returns:
+    the job's pipe is closed by then, so no spare inherits it.
     """
     _WAITING.discard(runner_child.pid)
-    if layers.user:
-        cleanup.set_priority(runner_child.pid, background=False)
-    return _send_job(runner_child.jobs, job)
+    try:
+        _write_all(runner_child.jobs, frames.encode_frame({key: value for key, value in job.items()
+                                                           if key != "library"}))
+        _write_all(runner_child.jobs, _compiled_inputs(job["inputs"]))
+    except BrokenPipeError:
+        return False  # gone before it took its job (it has the library already)
+    finally:
+        os.close(runner_child.jobs)
+    return True
+
+
+def _compiled_inputs(texts: list[str]) -> bytes:
+    """The inputs as the runner evaluates them (``dict(<text>)``), marshalled, in a length-prefixed
+    frame of bytes; None for a text that does not compile (the child compiles it again, for its own
+    error)."""
+    codes: list[Any] = []
+    for text in texts:
+        try:
+            codes.append(compile(f"dict({text})", "<string>", "eval"))
+        except Exception:  # noqa: BLE001  (SyntaxError, ValueError for NUL bytes, RecursionError...)
+            codes.append(None)
+    data = marshal.dumps(codes)
+    return frames.HEADER.pack(len(data)) + data
 
 
 def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: list[str], emit: Emit,
@@ -170,7 +198,7 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     status: int | None = None
     try:
         if handed:
-            ended, started = _follow(relay, runner_child.events, float(limits["timeout_seconds"]), started)
+            ended = _follow(relay, runner_child, float(limits["timeout_seconds"]), started)
     finally:
         if layers.user:  # tearing the child down is not on anyone's clock: idle cores do it
             cleanup.set_priority(runner_child.pid, background=True)
@@ -209,25 +237,23 @@ def alive(waiting: Child) -> bool:
         return False
 
 
-def _send_job(fd: int, job: dict[str, Any]) -> bool:
-    """False when the child is gone before it took its job (it has the library already).
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
-    One frame: the child reads exactly its length and never waits for the end of the pipe, which a
-    spare forked later may still hold open while it sets itself up.
-    """
-    data = memoryview(frames.encode_frame({key: value for key, value in job.items() if key != "library"}))
+
+def _enlarge(fd: int) -> None:
+    """A pipe of 1 MiB where the system allows it: a child writing more than the pipe holds waits for
+    the template's next read."""
     try:
-        while data:
-            data = data[os.write(fd, data):]
-    except BrokenPipeError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1024**2)
+    except OSError:
+        pass
 
 
 def _release(spent: Child) -> None:
-    for fd in (spent.events, *spent.capture):
+    for fd in (spent.events, spent.bell, *spent.capture):
         try:
             os.close(fd)
         except OSError:
@@ -249,31 +275,41 @@ def _read_capture(fd: int, limit: int) -> str:
     return os.pread(fd, limit, 0).decode("utf-8", errors="replace")
 
 
-def _follow(relay: _Relay, fd: int, timeout: float, started: float) -> tuple[dict[str, str] | None, float]:
-    """Read the child's events until it is done, stops, breaks the protocol or runs out of time.
+def _follow(relay: _Relay, running: Child, timeout: float, started: float) -> dict[str, str] | None:
+    """Follow the child from the moment it got its job until it is done, stops, breaks the protocol
+    or runs out of time; why it was stopped, or None when it finished or closed its pipes.
 
-    Returns why it was stopped (None when it finished or closed its pipe) and when its clock started.
+    Waiting on the bell, not on the event pipe: the answer's lines then wake nobody up on their way
+    (on two cores the woken template would take the CPU from the answer for every line); they are read
+    every ``DRAIN_SECONDS`` and when the bell rings or closes. The answer's clock starts with the job
+    (its ``ready`` follows within a millisecond), which it must have read within STARTUP_SECONDS.
     """
-    deadline = started + STARTUP_SECONDS
     while True:
+        deadline = started + (timeout if relay.ready else STARTUP_SECONDS)
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return _timeout(relay.ready, timeout), started
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            continue
-        chunk = os.read(fd, _CHUNK)
-        if not chunk:
-            return None, started
-        was_ready = relay.ready
-        relay.feed(chunk)
+        rang = remaining > 0 and bool(select.select([running.bell], [], [], min(remaining, DRAIN_SECONDS))[0])
+        closed = _drain(relay, running.events)
         if relay.problem:
-            return {"type": "ProtocolError", "message": relay.problem}, started
+            return {"type": "ProtocolError", "message": relay.problem}
         if relay.done or relay.numpy:
-            return None, started
-        if relay.ready and not was_ready:
-            started = time.monotonic()
-            deadline = started + timeout
+            return None
+        if closed or (rang and not os.read(running.bell, 64)):
+            return None  # the child's pipes closed: its exit status says why
+        if remaining <= 0:
+            return _timeout(relay.ready, timeout)
+
+
+def _drain(relay: _Relay, fd: int) -> bool:
+    """Feed the relay everything the event pipe holds; True when the pipe is closed."""
+    while not (relay.problem or relay.done or relay.numpy):
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except BlockingIOError:
+            return False
+        if not chunk:
+            return True
+        relay.feed(chunk)
+    return False
 
 
 def _timeout(ready: bool, timeout: float) -> dict[str, str]:

@@ -32,6 +32,7 @@ from typing import Any
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)  # our siblings; the folder leaves sys.path before any answer runs
 try:
+    import child
     import cleanup
     import encode
     import frames
@@ -75,7 +76,6 @@ class _Output:
 class _Built:
     module: Any
     skipped: list[str]
-    rehearsal: str | None  # a library function of one array, for ``runner.rehearse``
 
 
 class _Libraries:
@@ -92,7 +92,7 @@ class _Libraries:
             rehearsal = next((own for target in REHEARSED for own, name in spec["main"].items()
                               if name == target and own in module.__all__), None)
             runner.rehearse(module, rehearsal, times=REHEARSALS)
-            self._built[key] = _Built(module, skipped, rehearsal)
+            self._built[key] = _Built(module, skipped)
             while len(self._built) > LIBRARY_CACHE:
                 self._built.popitem(last=False)
         self._built.move_to_end(key)
@@ -128,6 +128,7 @@ def _load_numpy() -> str:
 
     guard.prepare()
     encode.numpy_types()
+    child.sandbox_modules()  # every one of ours is loaded by now
     return numpy.__version__
 
 
@@ -187,7 +188,7 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
                     continue
                 key = (library_key, tuple(sorted(job["limits"].items())))
                 chosen = _child_for(spares, library, layers, job["limits"], key)
-                handed = supervise.hand_over(chosen, job, layers)
+                handed = supervise.hand_over(chosen, job)
                 # The host needs the events only once the job is over: sent in one write, they cost it
                 # one wake-up instead of one per case.
                 events: list[dict[str, Any]] = []
@@ -197,7 +198,7 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
                 # The next jobs most likely have the same library and limits: their children start
                 # now, while the host looks at this one's results.
                 while len(spares) < SPARES:
-                    spares.append(supervise.fork_child(library.module, library.rehearsal, layers, job["limits"], key))
+                    spares.append(supervise.fork_child(library.module, layers, job["limits"], key))
     finally:
         while spares:
             supervise.discard(spares.popleft(), layers)
@@ -212,7 +213,7 @@ def _child_for(spares: deque[supervise.Child], library: _Built, layers: isolate.
         if spare.key == key and supervise.alive(spare):
             return spare
         supervise.discard(spare, layers)
-    return supervise.fork_child(library.module, library.rehearsal, layers, limits, key)
+    return supervise.fork_child(library.module, layers, limits, key)
 
 
 def _bad_job(job_id: Any, error: Exception) -> dict[str, Any]:
@@ -249,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         layers.sweeper = cleanup.Sweeper()
     _own(layers, options.exclusive_uid, options.own_tmp)
     version = _load_numpy()
+    isolate.clean_environment()  # the answers' (NumPy has read ours: OPENBLAS_CORETYPE and friends)
     output.send({"event": "hello", "numpy": version, "python": platform.python_version(),
                  "pid": os.getpid(), "layers": layers.describe(), "library_digests": True})
     try:
