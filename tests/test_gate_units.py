@@ -9,7 +9,9 @@ import pytest
 from pytest_sebench.gate.baseline import ItemCounts
 from pytest_sebench.gate.comparable import compare_provenance
 from pytest_sebench.gate.forgetting import forgetting_map, most_forgotten, most_learned
+from pytest_sebench.gate.gates import drop_gate
 from pytest_sebench.gate.outcomes import Policy, decide
+from pytest_sebench.gate.stats import paired_difference
 from pytest_sebench.grade.taxonomy import classify
 from pytest_sebench.report.terminal import rerun_command
 
@@ -181,3 +183,11 @@ def test_rerun_command_replaces_selection_and_report():
     command = rerun_command(args, ["single_test/0001-a", "single_test/0002-b"])
     assert shlex.split(command) == ["pytest", "--sebench-model=ckpt", "-n", "4", "-k",
                                     "single_test/0001-a or single_test/0002-b"]
+
+
+def test_drop_gate_without_paired_items_fails():
+    empty = paired_difference([], [], binary=True, seed=1)
+    gate = drop_gate(5, 0.05, empty)
+    assert not gate.passed and "nothing to compare" in gate.detail
+    held = drop_gate(5, 0.05, paired_difference([1, 1, 0], [1, 1, 0], binary=True, seed=1))
+    assert held.passed and "over 3 paired items" in held.detail

@@ -43,6 +43,9 @@ def accuracy_gates(bars: Mapping[str, float], splits: Mapping[str, SplitStats],
 
 def drop_gate(points: float, alpha: float, paired: PairedDifference) -> GateResult:
     """``--sebench-max-drop``: a drop larger than POINTS that a paired test says is real."""
+    if not paired.items:  # nothing in common with the baseline: a gate that cannot look must not pass
+        return GateResult("max-drop", False, "no item was paired with the baseline (none in common, or "
+                                             "infrastructure errors on a side): nothing to compare")
     drop = -100 * paired.difference
     fires = max_drop_fires(paired, points, alpha)
     test = "exact McNemar" if paired.method == "mcnemar" else "paired bootstrap"
