@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import signal
 import sys
 import tempfile
 import types
@@ -68,10 +69,13 @@ def run_child(library: Any, setup: ChildSetup) -> NoReturn:
         status = 0
         runner.run(job, library, channel, compiled)
         runner.flush_output()  # the template reads what the answer printed once the bell rang
-        # Done: what is left (exiting, the kernel tearing our memory down) waits for idle CPU time,
-        # so that the template, woken by the bell, is not kept waiting behind it.
+        # Done: what is left (the kernel tearing our memory down) waits for idle CPU time, so that
+        # the template, woken by the bell, is not kept waiting behind it. We wait to be killed: the
+        # template first looks, with us stopped, whether the answer left any process behind.
         cleanup.set_priority(0, background=True)
         channel.ring()
+        while True:
+            signal.pause()
     except BaseException as error:  # before ready this is our failure: say why on stderr
         if status:
             _report_setup_failure(error)
@@ -96,6 +100,7 @@ def _isolate(setup: ChildSetup) -> tuple[runner.Channel, int, str | None]:
         assert workdir is not None
         isolate.drop_privileges(isolate.uid_for(os.getpid()), workdir)
     isolate.no_way_back()
+    isolate.adopt_orphans()
     return runner.Channel(channel_fd, bell_fd), job_fd, workdir
 
 

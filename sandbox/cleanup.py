@@ -139,6 +139,31 @@ def _live_pids_of(uid: int) -> list[int]:
     return found
 
 
+def left_nothing(pid: int) -> bool:
+    """Stop a finished child and tell whether no process of its making is left: then its uid needs no
+    sweep. The child is its descendants' subreaper (``isolate.adopt_orphans``), so every one alive is
+    in its tree, and, once it is stopped, none can be added; its tree is empty when no thread of it
+    has a child. False when that cannot be told: the child is gone already (its orphans went to
+    init), or its tasks cannot be read."""
+    for kill in (os.kill, os.killpg):
+        try:
+            kill(pid, signal.SIGSTOP)
+        except OSError:
+            pass  # it may have left its group (the sweep then does the rest)
+    try:
+        stop = os.waitid(os.P_PID, pid, os.WEXITED | os.WSTOPPED | os.WNOWAIT)
+        if stop is None or stop.si_code != os.CLD_STOPPED:
+            return False
+        return not any(_children(pid, task) for task in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return False
+
+
+def _children(pid: int, task: str) -> bytes:
+    with open(f"/proc/{pid}/task/{task}/children", "rb") as handle:
+        return handle.read().strip()
+
+
 def reap_orphans(keep: set[int]) -> None:
     """As a container's init (pid 1), the processes an answer left are reparented to us: once killed,
     each stays a zombie, holding a pid of the container's few, until we reap it. Our own children in
@@ -235,6 +260,15 @@ def set_priority(pid: int, background: bool) -> None:
         os.sched_setscheduler(pid, policy, os.sched_param(0))
     except OSError:
         pass
+
+
+def kill_child(pid: int) -> None:
+    """The child and its process group (which it may have left)."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    kill_group(pid)
 
 
 def kill_group(pgid: int) -> None:

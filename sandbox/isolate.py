@@ -41,7 +41,7 @@ OPEN_FILES = 256
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT = 0x1, 0x2, 0x4, 0x20
 _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
-PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS = 1, 4, 38
+PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER, _PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 # The system itself: the only top-level folders the answers see (besides the interpreter's own
 # folders, bound back read-only). Everything else (/home, /root, /work, /mnt, /opt, /srv, /tmp, /var,
 # /run, ...) is covered, so data, caches and projects stay hidden wherever they live.
@@ -282,6 +282,15 @@ def drop_privileges(uid: int, workdir: str) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+
+
+def adopt_orphans() -> None:
+    """Become the subreaper of whatever the answer starts: its orphans are then ours, not init's, so
+    that the template can tell, from our children alone, that the answer left nothing
+    (``cleanup.left_nothing``). Answers cannot undo it (prctl needs ctypes, which the guard refuses)."""
+    if sys.platform.startswith("linux"):
+        libc().call("prctl", _PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                    ctypes.c_ulong(0))
 
 
 def no_way_back() -> None:

@@ -110,6 +110,7 @@ class Child:
     capture: tuple[int, int]  # its stdout and stderr
     workdir: str | None
     key: tuple  # the library and limits it was prepared with
+    left_nothing: bool = False  # stopped after its answer, it had no process left: no sweep needed
 
 
 def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key: tuple) -> Child:
@@ -203,7 +204,9 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
         if layers.user:  # tearing the child down is not on anyone's clock: idle cores do it
             cleanup.set_priority(runner_child.pid, background=True)
         if relay.done or relay.numpy is not None or ended is not None:
-            cleanup.kill_group(runner_child.pid)  # its exit status tells nothing more
+            sweeping = layers.sweeper is not None or layers.exclusive_uid
+            runner_child.left_nothing = sweeping and cleanup.left_nothing(runner_child.pid)
+            cleanup.kill_child(runner_child.pid)  # its exit status tells nothing more
         else:  # it closed its pipe (or never took the job): let it say why by its exit status
             status = _wait(runner_child.pid, EXIT_GRACE)
             cleanup.kill_group(runner_child.pid)
@@ -223,7 +226,7 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
 def retire(spent: Child, reaped: bool, layers: isolate.Layers) -> None:
     """After the host has the events: the answer's leftovers go (processes, then files), then the
     child is reaped."""
-    bury(spent.pid, layers, reaped=reaped)
+    bury(spent.pid, layers, reaped=reaped, swept=spent.left_nothing)
     _release(spent)
     if layers.own_tmp:  # no process of the answer is left to write there again
         cleanup.empty_folder(tempfile.gettempdir())
@@ -322,17 +325,19 @@ _UNREAPED: list[int] = []  # children killed whose uid sweep may still be under 
 _WAITING: set[int] = set()  # spare children: forked, set up, no job yet
 
 
-def bury(pid: int, layers: isolate.Layers, reaped: bool = False) -> None:
-    """Kill the child's group and every leftover process of its uid; reap it once that is done.
+def bury(pid: int, layers: isolate.Layers, reaped: bool = False, swept: bool = False) -> None:
+    """Kill the child's group and every leftover process of its uid (``swept``: none can exist); reap
+    it once that is done.
 
     With a sweeper the sweep runs while the template goes on; the child is reaped (its pid, and so
     its uid, freed) at the next ``settle``.
     """
-    cleanup.kill_group(pid)
+    cleanup.kill_child(pid)
     if layers.sweeper is not None:
-        settle(layers)
-        layers.sweeper.kill_uid(isolate.uid_for(pid))
-    elif layers.exclusive_uid:
+        settle(layers)  # the children buried before, long dead by now
+        if not swept:
+            layers.sweeper.kill_uid(isolate.uid_for(pid))
+    elif layers.exclusive_uid and not swept:
         cleanup.kill_all_but_ancestors(_WAITING)
     if not reaped:
         _UNREAPED.append(pid)

@@ -105,13 +105,18 @@ CHILDREN = {
     "subprocess_new_session": "import subprocess\n    pid = subprocess.Popen(['sleep', '60'], start_new_session=True).pid",
     "fork_setsid": ("import os, time\n    pid = os.fork()\n    if pid == 0:\n        os.setsid()\n"
                     "        time.sleep(60)\n        os._exit(0)"),
+    # An orphan: its parent is gone before the answer returns (the answer's process adopts it).
+    "double_fork_orphan": ("import os, time\n    r, w = os.pipe()\n    if os.fork() == 0:\n        os.setsid()\n"
+                           "        grandchild = os.fork()\n        if grandchild == 0:\n            time.sleep(60)\n"
+                           "            os._exit(0)\n        os.write(w, str(grandchild).encode())\n        os._exit(0)\n"
+                           "    pid = int(os.read(r, 20))\n    time.sleep(0.2)"),
 }
 
 
 @pytest.mark.parametrize("then", ["return", "hang"])
 @pytest.mark.parametrize("start", CHILDREN)
 def test_child_process_does_not_outlive_the_execution(library, start, then):
-    if start in ("subprocess_new_session", "fork_setsid") and not layer_active(library, "user"):
+    if start in ("subprocess_new_session", "fork_setsid", "double_fork_orphan") and not layer_active(library, "user"):
         pytest.skip("needs the per-answer uid layer (root on Linux)")
     code = (f"def f():\n    {CHILDREN[start]}\n    print('pid', pid, flush=True)\n"
             f"    while {then == 'hang'}:\n        pass\n    return pid\n")
