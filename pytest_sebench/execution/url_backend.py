@@ -49,8 +49,8 @@ _PROGRAM = """\
 # sandbox's own runner and prints one framed result; it holds the answer's code and case inputs, never
 # the expected outputs.
 import base64, json, types, zlib
-runtime = json.loads(zlib.decompress(base64.b85decode("RUNTIME")))
-job = json.loads(zlib.decompress(base64.b85decode("JOB")))
+runtime = json.loads(zlib.decompress(base64.b85decode("[RUNTIME]")))
+job = json.loads(zlib.decompress(base64.b85decode("[JOB]")))
 driver = types.ModuleType("sebench_remote")
 driver.__file__ = runtime["root"] + "/sebench_remote.py"
 exec(compile(runtime.pop("driver"), driver.__file__, "exec"), driver.__dict__)
@@ -83,7 +83,9 @@ def _runtime(isolation: bool) -> str:
 
 def build_program(job_frame: dict[str, Any] | None, isolation: bool = True) -> str:
     """The Python program posted for one job (``None``: the runner's hello alone, for ``check``)."""
-    return _PROGRAM.replace("RUNTIME", _runtime(isolation)).replace("JOB", _pack(job_frame))
+    # "[" is not in the base85 alphabet, so no packed text can contain a placeholder: the second
+    # replacement cannot reach into the first one's text (plain "JOB" could, and once did).
+    return _PROGRAM.replace("[RUNTIME]", _runtime(isolation)).replace("[JOB]", _pack(job_frame))
 
 
 def read_result(stdout: str, stderr: str, limit: int) -> list[dict[str, Any]]:
