@@ -6,8 +6,8 @@ and signal handlers, private filesystem, descriptors and working folder (the env
 template's, cleaned once), resource limits, unprivileged uid, no new privileges, the library
 installed, our modules out of sys.modules, the NumPy guard armed, a rehearsal (``runner.rehearse``);
 then it reads the job from its job pipe, says ``ready``, runs the answer (its inputs compiled by the
-template meanwhile), rings the bell and exits at idle priority. It never returns into the template's
-loop: whatever happens, the child ends with ``os._exit``.
+template meanwhile), rings the bell and waits to be killed. It never returns into the template's
+loop: whatever happens, the child ends killed or with ``os._exit``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import types
 from dataclasses import dataclass
 from typing import Any, Callable, NoReturn
 
-import cleanup
 import frames
 import guard
 import isolate
@@ -69,10 +68,8 @@ def run_child(library: Any, setup: ChildSetup) -> NoReturn:
         status = 0
         runner.run(job, library, channel, compiled)
         runner.flush_output()  # the template reads what the answer printed once the bell rang
-        # Done: what is left (the kernel tearing our memory down) waits for idle CPU time, so that
-        # the template, woken by the bell, is not kept waiting behind it. We wait to be killed: the
-        # template first looks, with us stopped, whether the answer left any process behind.
-        cleanup.set_priority(0, background=True)
+        # Done. We wait to be killed: the template first looks, with us stopped, whether the answer
+        # left any process behind, then kills us at idle priority.
         channel.ring()
         while True:
             signal.pause()

@@ -20,11 +20,11 @@ it does. Prepared in the template (``prepare``), armed in each child before the 
   object lists, changing a module's class or a function's code, ``ctypes`` (refused outright).
 
 "Who asks" is the nearest frame outside the standard library (and the guard's own front-ends). A
-frame is NumPy's or ours (trusted) only by its globals: the namespace of a module loaded before the
-guard came in, or of a NumPy module the import system loaded since (it carries the guarded class);
-a file name proves nothing (code can be compiled under any name). Everything else is the answer. A
-thread the answer started has no trusted frame at its bottom: there, nobody vouches for the access,
-and it counts as the answer's. Arrays the library returns are fine, with all their methods (``.T``,
+frame is NumPy's by its globals (the namespace of a NumPy module loaded before the guard came in, or
+imported by NumPy since); ours by our globals *and* our file (our globals are within reach of any
+answer, through the frames below it, so code of its own run in them must not pass; making code under
+our or NumPy's file names is flagged). Everything else is the answer. A thread the answer started has
+no trusted frame at its bottom: there, nobody vouches for the access, and it counts as the answer's. Arrays the library returns are fine, with all their methods (``.T``,
 ``.cumsum()``): NumPy's C code may then look up its own private helpers while an answer frame is on
 top, so private names (``_x``) count only when the answer's own instruction is the attribute load or
 import.
@@ -44,9 +44,12 @@ boundary. Still open:
   helpers (``_methods._sum``) read with ``getattr``, and, from NumPy's own globals (a NumPy frame
   calling the answer back, the generic look-up), the unguarded twins of its modules (``seal.twin``).
   Python-implemented public functions reached that way are flagged when called.
-- Rewriting the guard's front-ends: a closure-free function can still be replaced wholesale in a
-  module's or class's namespace where Python allows it (``builtins.__import__``); the NumPy module
-  class itself is frozen (``seal.freeze``, CPython 3.10 to 3.13).
+- NumPy's own code as a deputy: a private helper (read with ``getattr``) that reads or calls a NumPy
+  function for its caller (``fromnumeric._wrapfunc(np, "cumsum", x)`` if ``fromnumeric`` was
+  reached privately), and code of the answer's run in a NumPy module's globals (reached through the
+  generic look-up) passing for NumPy's.
+- Rewriting the guard's front-ends where Python allows it (``builtins.__import__`` replaced); their
+  code and the frozen NumPy module class (``seal.freeze``, CPython 3.10 to 3.13) cannot be.
 - The event channel: the answer shares the child's descriptors, so it could forge lines we would
   send (the NumPy flag included).
 What it cannot do is escape the process limits, see the labels (they never enter the sandbox) or harm

@@ -201,11 +201,12 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
         if handed:
             ended = _follow(relay, runner_child, float(limits["timeout_seconds"]), started)
     finally:
-        if layers.user:  # tearing the child down is not on anyone's clock: idle cores do it
-            cleanup.set_priority(runner_child.pid, background=True)
         if relay.done or relay.numpy is not None or ended is not None:
             sweeping = layers.sweeper is not None or layers.exclusive_uid
             runner_child.left_nothing = sweeping and cleanup.left_nothing(runner_child.pid)
+            # Tearing the child down is not on anyone's clock: idle cores do it. (Not before it
+            # stopped: a child at idle priority may wait long for the CPU to take the stop.)
+            cleanup.set_priority(runner_child.pid, background=True)
             cleanup.kill_child(runner_child.pid)  # its exit status tells nothing more
         else:  # it closed its pipe (or never took the job): let it say why by its exit status
             status = _wait(runner_child.pid, EXIT_GRACE)

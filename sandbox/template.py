@@ -82,9 +82,9 @@ class _Libraries:
     """Libraries built in this process, by spec: built once, reused by every child."""
 
     def __init__(self) -> None:
-        self._built: OrderedDict[tuple, _Built] = OrderedDict()
+        self._built: OrderedDict[Any, _Built] = OrderedDict()
 
-    def get(self, spec: dict[str, Any], key: tuple) -> _Built:
+    def get(self, spec: dict[str, Any], key: Any) -> _Built:
         """``key`` identifies ``spec`` (``_Specs.resolve``)."""
         if key not in self._built:
             with warnings.catch_warnings(record=True):  # skipped names go to the host in "ready"
