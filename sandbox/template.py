@@ -187,12 +187,9 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
                     output.send(_bad_job(job_id, error))
                     continue
                 key = (library_key, tuple(sorted(job["limits"].items())))
-                chosen = _child_for(spares, library, layers, job["limits"], key)
-                handed = supervise.hand_over(chosen, job)
                 # The host needs the events only once the job is over: sent in one write, they cost it
                 # one wake-up instead of one per case.
-                events: list[dict[str, Any]] = []
-                reaped = supervise.supervise(job_id, job, chosen, library.skipped, events.append, handed, layers)
+                events, chosen, reaped = _run_job(job_id, job, library, key, spares, layers)
                 output.send_all(events)
                 supervise.retire(chosen, reaped, layers)
                 # The next jobs most likely have the same library and limits: their children start
@@ -203,6 +200,23 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
         while spares:
             supervise.discard(spares.popleft(), layers)
         supervise.settle(layers)
+
+
+def _run_job(job_id: Any, job: dict[str, Any], library: _Built, key: tuple, spares: deque[supervise.Child],
+             layers: isolate.Layers) -> tuple[list[dict[str, Any]], supervise.Child, bool]:
+    """The job's events, the child that ran it and whether it was reaped (to retire it once the host
+    has the events). A spare that dies before its answer starts (an answer sharing its uid may kill
+    it: a container) is replaced once: no answer code ran yet."""
+    attempts = 2
+    while True:
+        chosen = _child_for(spares, library, layers, job["limits"], key)
+        handed = supervise.hand_over(chosen, job)
+        events: list[dict[str, Any]] = []
+        reaped = supervise.supervise(job_id, job, chosen, library.skipped, events.append, handed, layers)
+        attempts -= 1
+        if not attempts or any(event["event"] == "ready" for event in events):
+            return events, chosen, reaped
+        supervise.retire(chosen, reaped, layers)
 
 
 def _child_for(spares: deque[supervise.Child], library: _Built, layers: isolate.Layers, limits: dict[str, Any],
