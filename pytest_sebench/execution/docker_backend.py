@@ -5,9 +5,8 @@ the host speaks the protocol of ``sandbox/PROTOCOL.md`` to it over the container
 stdin/stdout with the same client as the local backend (``stream.py``). So an answer costs one fork
 inside the container, not a container or a ``docker exec``. The container has no network, a
 read-only root with a small tmpfs on /tmp (emptied after every answer), memory / pids / CPU limits, a
-non-root user, the template itself as PID 1 (no init that answers could reach the stream through), no
-capabilities and no-new-privileges. When the template dies the container goes with it and the
-next answer gets a new one.
+non-root user, the template itself as PID 1 (no init for answers to reach the stream through), no
+capabilities and no-new-privileges. When the template dies the container goes, the next answer gets a new one.
 
 Containers are labelled with their owner (host, pid, process start time) and removed by ``close()``,
 at exit, on SIGTERM/SIGHUP, and, should this process be killed outright, by the engine itself: they
