@@ -81,17 +81,19 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
                             run_id=run_id, workers=_worker_count(config))
     state = SebenchSession.create(resolved, benchmark, answers, run_id, baseline)
     state.only_solved_by = _read_report_option(resolved, "only_solved_by")
-    if state.only_solved_by is not None and not _is_worker(config):
+    # what this run is made of, for the checks against other reports (computed once: a git call)
+    facts = state.provenance(state.answers.facts()) if (
+        state.only_solved_by is not None or baseline is not None) and not _is_worker(config) else None
+    if state.only_solved_by is not None and facts is not None:
         from .gate.comparable import dataset_differences
 
-        for difference in dataset_differences(state.only_solved_by.provenance,
-                                              state.provenance(state.answers.facts())):
+        for difference in dataset_differences(state.only_solved_by.provenance, facts):
             config.issue_config_time_warning(pytest.PytestWarning(
                 f"sebench: --sebench-only-solved-by={resolved['only_solved_by']}: {difference}; items are "
                 "matched by id anyway"), stacklevel=2)
     state.junit_item_properties = _junit_family(config) in ("xunit1", "legacy")
-    if baseline is not None and not _is_worker(config):
-        state.warnings = _check_comparable(resolved, state, baseline)
+    if baseline is not None and facts is not None:
+        state.warnings = _check_comparable(resolved, facts, baseline)
         for warning in state.warnings:
             config.issue_config_time_warning(pytest.PytestWarning(f"sebench baseline: {warning}"), stacklevel=2)
     return state
@@ -109,12 +111,12 @@ def _read_report_option(resolved: settings_module.Settings, name: str) -> "RunRe
                                 f"{error}") from None
 
 
-def _check_comparable(resolved: settings_module.Settings, state: "SebenchSession",
+def _check_comparable(resolved: settings_module.Settings, facts: dict[str, Any],
                       baseline: "RunReport") -> list[str]:
     """Refuse a baseline made from other problems or another prompt; warn about lesser differences."""
     from .gate.comparable import compare_provenance
 
-    refusals, warnings = compare_provenance(baseline.provenance, state.provenance(state.answers.facts()))
+    refusals, warnings = compare_provenance(baseline.provenance, facts)
     if refusals and not resolved["baseline_force"]:
         raise pytest.UsageError(
             f"--sebench-baseline={resolved['baseline']} (from {resolved.source_of('baseline')}) is not "
@@ -265,7 +267,7 @@ class ActiveHooks:
                 except ReportError as error:
                     session.config.stash[_REPORT_ERROR] = str(error)
                     session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
-        failed = self.state.summary().overall.errors or evaluation.failed_gates
+        failed = evaluation.summary.overall.errors or evaluation.failed_gates
         if failed and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -274,8 +276,8 @@ class ActiveHooks:
             return
         writer = config.get_terminal_writer()
         terminalreporter.write_sep("=", "SE-Bench summary")
-        terminalreporter.write(self.state.summary().render(width=writer.fullwidth,
-                                                           color=writer.hasmarkup))
+        summary = self.state.evaluation().summary
+        terminalreporter.write(summary.render(width=writer.fullwidth, color=writer.hasmarkup))
         from .report.terminal import NextSteps, render_evaluation
 
         steps = NextSteps(tuple(config.invocation_params.args), self.state.settings["report"],

@@ -23,7 +23,7 @@ from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
 from .model.client import RequestFailed
 from .report.json_report import build_report, write_report
-from .report.provenance import provenance
+from .report.provenance import problems_fingerprint, provenance
 from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
 from .report.summary import Summary
 from .settings import Settings
@@ -157,7 +157,8 @@ class SebenchSession:
     def evaluation(self) -> Evaluation:
         """The run's conclusions; computed once, after the last item (the records are final then)."""
         if self._evaluation is None:
-            fingerprint = self.provenance(self.answers.facts())["dataset_fingerprint"]
+            # the seed needs only the problems' fingerprint, not the whole provenance (a git call)
+            fingerprint = problems_fingerprint(self.benchmark.problems)
             self._evaluation = evaluate(self.ordered_records(), self.summary(), self.baseline, self.policy,
                                         self.gates, seed=seed_from(fingerprint), warnings=self.warnings)
         return self._evaluation
@@ -170,7 +171,7 @@ class SebenchSession:
         evaluation = self.evaluation()
         items = [dict(record, outcome=evaluation.comparison.outcomes[record["id"]].to_json())
                  for record in self.ordered_records()]
-        report = build_report(self.summary(), items)
+        report = build_report(evaluation.summary, items)
         report.update(evaluation.to_json())
         report["provenance"] = self.provenance(self.answers.describe())
         if self.answers.counters is not None:
