@@ -98,7 +98,7 @@ def rehearse(library: Any, function: str | None, times: int = 1) -> None:
     array = f"{library.__name__}.{_array_type(library).__name__}([1.5, -2.0, 3.25])"
     body = f"{library.__name__}.{function}(x)" if function else "x"
     job = {"code": f"def f(x):\n    return {body}\n", "entry_point": "f", "inputs": [f"x={array}"],
-           "limits": {"elements": 1000}}
+           "limits": {"elements": 1000}, "text_cases": []}
     for _ in range(times):
         _run(job, library, _Discard(), {"__name__": "__main__", "__builtins__": builtins,
                                          library.__name__: library})
@@ -116,6 +116,8 @@ def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, A
     channel.send("loaded")
 
     input_globals = {"__builtins__": builtins, library.__name__: library}
+    text_cases = job.get("text_cases")
+    text_wanted = set(range(len(job["inputs"])) if text_cases is None else text_cases)
     codes = compiled() if compiled is not None else [None] * len(job["inputs"])
     for index, (text, code) in enumerate(zip(job["inputs"], codes)):
         try:
@@ -123,7 +125,8 @@ def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, A
             arguments = eval(f"dict({text})" if code is None else code, input_globals)
             value = function(**arguments)
             encoded = encode(value, array_type, job["limits"]["elements"])
-            channel.send("case", index=index, value=encoded, printed=_printed(value))
+            channel.send("case", index=index, value=encoded,
+                         printed=_printed(value) if index in text_wanted else None)
         except BaseException as exc:
             channel.send("case", index=index, error=_error(exc))
         finally:

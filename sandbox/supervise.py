@@ -111,6 +111,8 @@ class Child:
     workdir: str | None
     key: tuple  # the library and limits it was prepared with
     left_nothing: bool = False  # stopped after its answer, it had no process left: no sweep needed
+    put_down: bool = False  # stopped and killed after its answer (``_put_down``)
+    idle: bool = False  # a spare running at idle priority (``line_up``)
 
 
 def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key: tuple) -> Child:
@@ -140,6 +142,23 @@ def fork_child(library: Any, layers: isolate.Layers, limits: dict[str, Any], key
         pass
     _WAITING.add(pid)
     return Child(pid, events_read, jobs_write, bell_read, capture, workdir, key)
+
+
+def line_up(spares: Any) -> None:
+    """The first spare sets itself up (or waits) at normal priority, the others only on otherwise
+    idle CPU time: a batch of spares setting up at once would take the CPU from the answer running
+    now. Only as root: raising a process back from idle priority needs the privilege (without it
+    every spare keeps normal priority)."""
+    if os.geteuid() != 0 or not spares:
+        return
+    first, *later = spares
+    if first.idle:
+        cleanup.set_priority(first.pid, background=False)
+        first.idle = False
+    for spare in later:
+        if not spare.idle:
+            cleanup.set_priority(spare.pid, background=True)
+            spare.idle = True
 
 
 def discard(spare: Child, layers: isolate.Layers) -> None:
@@ -188,8 +207,9 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     """Send the host the events of the child ``hand_over`` gave ``job`` (``handed``: it took it),
     always ending with ``finished``.
 
-    The child's group is killed by then; ``retire`` does the rest once the host has the events.
-    Returns whether the child was reaped already.
+    A child that stopped early (timeout, broken protocol, NumPy) is killed by then; one that
+    finished waits for ``retire``, which does the rest once the host has the events. Returns
+    whether the child was reaped already.
     """
     limits = job["limits"]
     relay = _Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
@@ -201,13 +221,13 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
         if handed:
             ended = _follow(relay, runner_child, float(limits["timeout_seconds"]), started)
     finally:
-        if relay.done or relay.numpy is not None or ended is not None:
-            sweeping = layers.sweeper is not None or layers.exclusive_uid
-            runner_child.left_nothing = sweeping and cleanup.left_nothing(runner_child.pid)
-            # Tearing the child down is not on anyone's clock: idle cores do it. (Not before it
-            # stopped: a child at idle priority may wait long for the CPU to take the stop.)
-            cleanup.set_priority(runner_child.pid, background=True)
-            cleanup.kill_child(runner_child.pid)  # its exit status tells nothing more
+        if relay.done and relay.numpy is None and ended is None:
+            # Finished and waiting to be killed (it rang the bell after its last event): the host
+            # gets the events first, ``retire`` then puts it down. What it or a thread it left does
+            # meanwhile reaches nobody: its later lines are not read, its output is read now.
+            pass
+        elif relay.done or relay.numpy is not None or ended is not None:
+            _put_down(runner_child, layers)
         else:  # it closed its pipe (or never took the job): let it say why by its exit status
             status = _wait(runner_child.pid, EXIT_GRACE)
             cleanup.kill_group(runner_child.pid)
@@ -224,9 +244,23 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     return status is not None
 
 
+def _put_down(runner_child: Child, layers: isolate.Layers) -> None:
+    """Stop the child, note whether it left any process behind, kill it (its exit status tells
+    nothing more)."""
+    sweeping = layers.sweeper is not None or layers.exclusive_uid
+    runner_child.left_nothing = sweeping and cleanup.left_nothing(runner_child.pid)
+    # Tearing the child down is not on anyone's clock: idle cores do it. (Not before it stopped: a
+    # child at idle priority may wait long for the CPU to take the stop.)
+    cleanup.set_priority(runner_child.pid, background=True)
+    cleanup.kill_child(runner_child.pid)
+    runner_child.put_down = True
+
+
 def retire(spent: Child, reaped: bool, layers: isolate.Layers) -> None:
-    """After the host has the events: the answer's leftovers go (processes, then files), then the
-    child is reaped."""
+    """After the host has the events: the child is put down if it is not yet, the answer's leftovers
+    go (processes, then files), then the child is reaped."""
+    if not (spent.put_down or reaped):
+        _put_down(spent, layers)
     bury(spent.pid, layers, reaped=reaped, swept=spent.left_nothing)
     _release(spent)
     if layers.own_tmp:  # no process of the answer is left to write there again

@@ -46,9 +46,12 @@ finally:
 
 JOB_FRAME_LIMIT = 256 * 1024**2  # code and inputs; labels never come
 LIBRARY_CACHE = 4
-# Children forked ahead: with two, one sets itself up while the other runs an answer, so neither
-# the fork nor the layers are on the answer's path even when jobs come back to back.
-SPARES = 2
+# Children forked ahead, so that neither the fork nor the layers are on an answer's path, and in
+# batches of SPARES when none is left: every fork makes all of the template's memory copy-on-write
+# again, and the template then copies each page it writes while it handles a job (some hundreds);
+# a batch pays for those copies once instead of once per answer. The spares set themselves up at
+# idle priority, all but the next in line (``supervise.line_up``).
+SPARES = 4
 # Runs of our own job through the runner once a library is built, so that the interpreter has
 # specialised the code every answer runs before the children are forked (in a child, the first runs
 # of a function write into its code object, a page copied on the answer's clock otherwise).
@@ -162,6 +165,11 @@ def _job(message: dict[str, Any], specs: _Specs) -> tuple[dict[str, Any], Any]:
     if not (isinstance(job["code"], str) and isinstance(job["entry_point"], str)
             and isinstance(job["inputs"], list) and all(isinstance(text, str) for text in job["inputs"])):
         raise ValueError("code, entry_point and inputs must be text")
+    text_cases = message.get("text_cases")  # absent: every case's printed text is sent
+    if text_cases is not None:
+        if not (isinstance(text_cases, list) and all(type(index) is int for index in text_cases)):
+            raise ValueError("text_cases must be a list of case numbers")
+        job["text_cases"] = text_cases
     limits = job["limits"]
     for name in ("memory_bytes", "output_bytes", "elements", "cpu_seconds", "timeout_seconds"):
         if not isinstance(limits.get(name), (int, float)) or limits[name] <= 0:
@@ -190,12 +198,16 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
                 # The host needs the events only once the job is over: sent in one write, they cost it
                 # one wake-up instead of one per case.
                 events, chosen, reaped = _run_job(job_id, job, library, key, spares, layers)
-                output.send_all(events)
-                supervise.retire(chosen, reaped, layers)
+                try:
+                    output.send_all(events)
+                finally:  # also when the host is gone: the answer's processes go with it
+                    supervise.retire(chosen, reaped, layers)
                 # The next jobs most likely have the same library and limits: their children start
                 # now, while the host looks at this one's results.
-                while len(spares) < SPARES:
-                    spares.append(supervise.fork_child(library.module, layers, job["limits"], key))
+                if not spares:
+                    while len(spares) < SPARES:
+                        spares.append(supervise.fork_child(library.module, layers, job["limits"], key))
+                    supervise.line_up(spares)
     finally:
         while spares:
             supervise.discard(spares.popleft(), layers)
@@ -224,6 +236,7 @@ def _child_for(spares: deque[supervise.Child], library: _Built, layers: isolate.
     """The oldest spare child when it fits the job and is still there; otherwise a new one."""
     while spares:
         spare = spares.popleft()
+        supervise.line_up(spares)
         if spare.key == key and supervise.alive(spare):
             return spare
         supervise.discard(spare, layers)

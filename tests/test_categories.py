@@ -3,6 +3,7 @@ comparison against the label, and the plugin on a rollout file (-n0 and -n2); th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -82,6 +83,68 @@ def test_result_error(balance, library, sandbox, code):
     assert failing and all(case.got is not None and case.detail for case in failing)
     if code == WRONG:  # its second case starts from 0, where forgetting the opening does no harm
         assert [case.passed for case in verdict.cases][:2] == [False, True]
+
+
+class Recording(Sandbox):
+    """The local sandbox, keeping the jobs it was given."""
+
+    name = "recording"
+
+    def __init__(self, inner: Sandbox) -> None:
+        self.inner, self.jobs = inner, []
+
+    def execute(self, job: Job):
+        self.jobs.append(job)
+        return self.inner.execute(job)
+
+
+def with_labels(problem, labels: dict[int, str]):
+    cases = tuple(dataclasses.replace(case, expected=labels.get(index, case.expected))
+                  for index, case in enumerate(problem.cases))
+    return dataclasses.replace(problem, cases=cases)
+
+
+TEXT = SIGNATURE + "    qel.vihalir(transactions)\n    return {answer!r}\n"
+
+
+@pytest.mark.parametrize("answer, category", [("balance ok", CORRECT), ("balance  ok\n", CORRECT),
+                                              ("balance low", RESULT_ERROR)])
+def test_labels_that_do_not_parse_are_compared_as_printed_text(balance, library, sandbox, answer, category):
+    """Bare words print without quotes and parse as no value: the reference compares such labels with
+    what the answer printed, whitespace squashed."""
+    problem = with_labels(balance, {index: "balance ok" for index in range(len(balance.cases))})
+    recording = Recording(sandbox)
+    verdict = judge(problem, fenced(TEXT.format(answer=answer)), library, recording)
+    assert verdict.category == category, verdict
+    assert recording.jobs[-1].text_cases == tuple(range(len(balance.cases)))
+    if category == RESULT_ERROR:
+        assert all(case.detail == "label compared as text (it does not parse)" for case in verdict.cases)
+
+
+def test_the_printed_text_is_asked_for_only_where_a_label_does_not_parse(balance, library, sandbox):
+    """The first time, labels are read while the answer runs, betting that they parse: it runs again
+    with the text asked for. Later samples of the problem ask for it at once."""
+    problem = with_labels(balance, {1: "a label in words"})
+    recording = Recording(sandbox)
+    verdict = judge(problem, fenced(RIGHT), library, recording)
+    assert [job.text_cases for job in recording.jobs] == [(), (1,)]
+    assert [case.passed for case in verdict.cases] == [index != 1 for index in range(len(balance.cases))]
+    assert verdict.cases[1].detail == "label compared as text (it does not parse)"
+    execution = sandbox.execute(recording.jobs[1])
+    assert [run.printed is not None for run in execution.cases] == [index == 1 for index in range(len(balance.cases))]
+    assert execution.cases[1].printed.startswith("[")  # str() of the array the answer returned
+    again = Recording(sandbox)
+    assert judge(problem, fenced(RIGHT), library, again).cases == verdict.cases
+    assert [job.text_cases for job in again.jobs] == [(1,)]
+
+
+def test_no_second_run_when_the_text_cannot_change_the_verdict(balance, library, sandbox):
+    problem = with_labels(balance, {0: "words, first sample", 1: "words, first sample"})
+    recording = Recording(sandbox)
+    verdict = judge(problem, fenced(SIGNATURE + "    if opening > -1:\n        raise ValueError('no')\n"
+                                                "    return qel.vihalir(transactions)\n"),
+                    library, recording)
+    assert verdict.category == EXE_ERROR and len(recording.jobs) == 1
 
 
 @pytest.mark.parametrize("body, limits, error", [

@@ -151,7 +151,11 @@ def test_thread_does_not_keep_the_runner_alive(library):
 
 
 def test_job_has_no_field_for_expected_outputs():
-    assert {field.name for field in dataclasses.fields(Job)} == {"library", "code", "entry_point", "inputs"}
+    # text_cases: case numbers (whose printed text the host compares), never a label's content
+    assert {field.name for field in dataclasses.fields(Job)} == {"library", "code", "entry_point", "inputs",
+                                                                "text_cases"}
+    job = Job({}, "code", "f", ("x=1",), text_cases=(0,))
+    assert set(job.message(1, Limits())) == {"id", "library", "code", "entry_point", "inputs", "limits", "text_cases"}
 
 
 # Searches what the sandbox guard lets an answer walk without being flagged: every module's globals
@@ -198,3 +202,30 @@ def test_answer_cannot_find_the_labels(library, control):
 def test_sandbox_that_cannot_start_is_unavailable(library, python):
     with pytest.raises(SandboxUnavailable):
         execute(library, "def f():\n    return 1\n", python=python)
+
+
+def test_every_answer_runs_at_normal_priority(library):
+    """Spares wait at idle priority but the next in line (template.SPARES, supervise.line_up): the one
+    that takes a job must have been raised back, or answers would starve on a busy machine and time
+    out. Enough jobs to use several batches of spares."""
+    code = "import os\ndef f():\n    return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)]\n"
+    sandbox = LocalSandbox(Limits())
+    try:
+        policies = [sandbox.execute(Job(library.runtime_spec(), f"import qel\n{code}", "f", ("",))).cases[0]
+                    for _ in range(11)]
+    finally:
+        sandbox.close()
+    assert [run.value if run is not None else None for run in policies] == [[os.SCHED_OTHER, 0]] * 11
+
+
+def test_submit_returns_while_the_answer_runs(library):
+    """The caller works meanwhile (the host reads the labels): submitting does not wait for the answer."""
+    sandbox = _sandbox(Limits())
+    sandbox.execute(Job(library.runtime_spec(), "import qel\ndef f():\n    return 0\n", "f", ("",)))  # warm
+    started = time.monotonic()
+    collect = sandbox.submit(Job(library.runtime_spec(), "import qel, time\ndef f():\n    time.sleep(1.5)\n"
+                                                         "    return 7\n", "f", ("",)))
+    submitted = time.monotonic() - started
+    execution = collect()
+    assert submitted < 1.0 <= time.monotonic() - started, submitted  # the answer alone sleeps 1.5 s
+    assert execution.cases[0] is not None and execution.cases[0].value == 7

@@ -285,7 +285,8 @@ def test_the_program_holds_the_job_and_never_the_labels(balance, library):
         judge(balance, fenced(RIGHT), library, sandbox)
     job_blob = seen[0].split('b85decode("')[2].split('"')[0]
     job = json.loads(zlib.decompress(base64.b85decode(job_blob)))
-    assert set(job) == {"id", "library", "code", "entry_point", "inputs", "limits"}
+    assert set(job) == {"id", "library", "code", "entry_point", "inputs", "limits", "text_cases"}
+    assert job["text_cases"] == []  # the labels all parse: no printed text is asked for
     assert job["inputs"] == [case.input for case in balance.cases]
     assert not [case.expected for case in balance.cases if case.expected in seen[0]]
 

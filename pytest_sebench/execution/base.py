@@ -41,6 +41,18 @@ class Job:
     code: str  # the answer's code, as it will run (library import included)
     entry_point: str
     inputs: tuple[str, ...]  # keyword-argument lists, already rewritten to the library's names
+    # The cases whose printed text (``CaseRun.printed``) the grader needs: those whose label it
+    # compares as text. None: every case. ``str()`` of an array costs the answer's run more than
+    # anything else it sends back, and real labels all parse.
+    text_cases: tuple[int, ...] | None = None
+
+    def message(self, job_id: int, limits: Limits) -> dict:
+        """The job frame of sandbox/PROTOCOL.md (the library spec included)."""
+        message = {"id": job_id, "library": self.library, "code": self.code, "entry_point": self.entry_point,
+                   "inputs": list(self.inputs), "limits": limits.for_template()}
+        if self.text_cases is not None:
+            message["text_cases"] = list(self.text_cases)
+        return message
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,13 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     def execute(self, job: Job) -> Execution:
         """Run the job; raise SandboxUnavailable only for failures of the sandbox itself."""
+
+    def submit(self, job: Job) -> Callable[[], Execution]:
+        """Start the job and return what waits for its Execution: the caller may work meanwhile (the
+        host reads the labels while the answer runs). The returned function must be called, once.
+        By default the job runs here, at once."""
+        execution = self.execute(job)
+        return lambda: execution
 
     def close(self) -> None:
         """Release whatever the backend holds (processes, containers)."""

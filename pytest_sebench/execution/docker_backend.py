@@ -28,7 +28,7 @@ import threading
 import time
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .base import Execution, Job, Limits, Sandbox, SandboxUnavailable, register
 from .stream import CLOSE_GRACE, Stream, TemplateClient
@@ -407,6 +407,9 @@ class DockerSandbox(Sandbox):
 
     def execute(self, job: Job) -> Execution:
         return self.template.execute(job)
+
+    def submit(self, job: Job) -> Callable[[], Execution]:
+        return self.template.submit(job)
 
     def _start(self) -> ContainerStream:
         self._current = ContainerStream(self.client, self.image, self.limits)

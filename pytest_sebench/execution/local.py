@@ -17,7 +17,7 @@ import warnings
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .base import Execution, Job, Limits, Sandbox, register
 from .stream import ProcessStream, TemplateClient
@@ -91,13 +91,24 @@ class LocalSandbox(Sandbox):
         self._finalizer = weakref.finalize(self, _close_all, self._all)
 
     def execute(self, job: Job) -> Execution:
+        return self.submit(job)()
+
+    def submit(self, job: Job) -> Callable[[], Execution]:
         client = self._checkout()
         try:
-            execution = client.execute(job)
-        finally:
+            collect = client.submit(job)
+        except BaseException:
             self._checkin(client)
-        _warn_once(client)
-        return execution
+            raise
+
+        def result() -> Execution:
+            try:
+                execution = collect()
+            finally:
+                self._checkin(client)
+            _warn_once(client)
+            return execution
+        return result
 
     def hello(self) -> dict:
         """What a template says about itself: NumPy and Python versions, isolation layers."""

@@ -198,11 +198,16 @@ class TemplateClient:
         self._lock = threading.Lock()
 
     def execute(self, job: Job) -> Execution:
-        with self._lock:
+        return self.submit(job)()
+
+    def submit(self, job: Job) -> Callable[[], Execution]:
+        """Send ``job`` and return what waits for its result; it must be called, once (until then
+        this client takes no other job)."""
+        self._lock.acquire()
+        try:
             stream = self._ensure_started()
             job_id = next(self._ids)
-            message = {"id": job_id, "library": job.library, "code": job.code, "entry_point": job.entry_point,
-                       "inputs": list(job.inputs), "limits": self.limits.for_template()}
+            message = job.message(job_id, self.limits)
             digest = None
             if (self.hello or {}).get("library_digests"):  # the template keeps specs named by a digest
                 digest = message["library_digest"] = library_digest(job.library)
@@ -210,13 +215,25 @@ class TemplateClient:
                     del message["library"]
             try:
                 stream.write(encode_frame(message))
-                gathered = self._gather(job_id, len(job.inputs))
+            except _STREAM_ERRORS as error:
+                raise self._broken(f"the {self.name} template failed during the job: {_describe(error)}") from None
+        except BaseException:
+            self._lock.release()
+            raise
+        return lambda: self._collect(job_id, len(job.inputs), digest)
+
+    def _collect(self, job_id: int, size: int, digest: str | None) -> Execution:
+        try:
+            try:
+                gathered = self._gather(job_id, size)
             except _STREAM_ERRORS as error:
                 raise self._broken(f"the {self.name} template failed during the job: {_describe(error)}") from None
             if digest is not None and gathered.ready:  # the library was built: the template has its spec
                 self._libraries_sent.add(digest)
             elif digest is not None:
                 self._libraries_sent.discard(digest)
+        finally:
+            self._lock.release()
         if not gathered.ready:
             ended = gathered.finished.get("ended") if gathered.finished else None
             stderr = _text(gathered.finished.get("stderr") if gathered.finished else "").strip()

@@ -176,9 +176,7 @@ class URLSandbox(Sandbox):
         self.result_limit = frame_limit(limits)
 
     def execute(self, job: Job) -> Execution:
-        frame = {"id": 1, "library": job.library, "code": job.code, "entry_point": job.entry_point,
-                 "inputs": list(job.inputs), "limits": self.limits.for_template()}
-        stdout, stderr = self._post(build_program(frame, self.isolation))
+        stdout, stderr = self._post(build_program(job.message(1, self.limits), self.isolation))
         try:
             frames = read_result(stdout, stderr, self.result_limit)
         except ChannelTampered as error:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_sebench.grade.values import Value
 
@@ -45,12 +45,12 @@ class PrintedFormError(ValueError):
 _UNSIGNED = r"(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|nan)"
 # A whole number token: a real, an imaginary (2j, -infj) or real+imag without spaces (1.+2.j,
 # -0-1j, nan+nanj). The look-ahead keeps 'info' or '1.5.3' from being read as numbers.
-_NUMBER = re.compile(
-    rf"(?P<real>[+-]?{_UNSIGNED})(?:(?P<j>[jJ])|(?P<imag>[+-]{_UNSIGNED})[jJ])?(?![A-Za-z0-9_.])"
-)
+_NUMBER = rf"(?P<real>[+-]?{_UNSIGNED})(?:(?P<j>[jJ])|(?P<imag>[+-]{_UNSIGNED})[jJ])?(?![A-Za-z0-9_.])"
 _INTEGER = re.compile(r"[+-]?\d+")
-_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-_PUNCTUATION = "[](){},:="
+_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
+# Every token but strings in one pattern, tried in this order (a number before a name: 'inf' is a
+# number, 'info' a name): one match per token instead of one attempt per kind.
+_TOKEN = re.compile(rf"(?P<space>\s+)|(?P<number>{_NUMBER})|(?P<name>{_NAME})|(?P<punct>[\[\](){{}},:=])")
 _MAX_EMPTY_LISTS = 100_000
 
 _SIMPLE_ESCAPES = {
@@ -60,8 +60,7 @@ _SIMPLE_ESCAPES = {
 _HEX_ESCAPE_DIGITS = {"x": 2, "u": 4, "U": 8}
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # "number", "string", "name", "punct" or "end"
     value: Any
     pos: int
@@ -125,35 +124,32 @@ def _read_string(text: str, start: int) -> tuple[str, int]:
 
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    pos, spaced = 0, False
-    while pos < len(text):
-        char = text[pos]
-        if char.isspace():
-            pos, spaced = pos + 1, True
+    pos, spaced, size = 0, False, len(text)
+    match_token = _TOKEN.match
+    while pos < size:
+        match = match_token(text, pos)
+        kind = match.lastgroup if match else None
+        if kind == "space":
+            pos, spaced = match.end(), True  # type: ignore[union-attr]
             continue
-        if text.startswith("...", pos):
+        if kind == "number":
+            real = match.group("real")  # type: ignore[union-attr]
+            imaginary_only = match.group("j") is not None  # type: ignore[union-attr]
+            tokens.append(_Token("number", _number_value(match), pos, spaced,  # type: ignore[arg-type]
+                                 imaginary_only and real[0] in "+-"))
+        elif kind == "name" or kind == "punct":
+            tokens.append(_Token(kind, match.group(), pos, spaced))  # type: ignore[union-attr]
+        elif text.startswith("...", pos):
             raise PrintedFormError("the array was summarised with '...': its values are not all printed")
-        number = _NUMBER.match(text, pos)
-        name = _NAME.match(text, pos)
-        if char in "'\"":
+        elif text[pos] in "'\"":
             value, end = _read_string(text, pos)
-            token = _Token("string", value, pos, spaced)
-        elif number:
-            imaginary_only = number.group("j") is not None
-            token = _Token(
-                "number", _number_value(number), pos, spaced,
-                signed_imaginary=imaginary_only and number.group("real")[0] in "+-",
-            )
-            end = number.end()
-        elif name:
-            token, end = _Token("name", name.group(), pos, spaced), name.end()
-        elif char in _PUNCTUATION:
-            token, end = _Token("punct", char, pos, spaced), pos + 1
+            tokens.append(_Token("string", value, pos, spaced))
+            pos, spaced = end, False
+            continue
         else:
-            raise PrintedFormError(f"unexpected character {char!r} at {pos}")
-        tokens.append(token)
-        pos, spaced = end, False
-    tokens.append(_Token("end", None, len(text), spaced))
+            raise PrintedFormError(f"unexpected character {text[pos]!r} at {pos}")
+        pos, spaced = match.end(), False  # type: ignore[union-attr]
+    tokens.append(_Token("end", None, size, spaced))
     return tokens
 
 

@@ -11,6 +11,7 @@ The comparison happens here, on the host, against labels the sandbox never saw.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -19,7 +20,7 @@ from ..data.problems import Case, Problem
 from ..execution.base import Execution, Job, Sandbox
 from .compare import describe_mismatch, values_match
 from .extract import extract_code
-from .printed import PrintedFormError, parse_printed
+from .labels import AS_TEXT, Label, known_labels, read_labels, text_cases
 from .static import analyse
 from .values import render
 
@@ -90,13 +91,38 @@ def judge(problem: Problem, response: str, library: Library, sandbox: Sandbox) -
     if findings.numpy_use is not None:
         return Verdict(NUMPY, findings.numpy_use, code)
     assert findings.entry_point is not None  # a library problem otherwise
+    labels = known_labels(problem)
+    # Labels not yet read are read while the sandbox runs the answer, betting that they all parse
+    # (real ones do); if one does not, the answer runs again with its printed text asked for.
     job = Job(library.runtime_spec(), program, findings.entry_point,
-              tuple(rewrite_input(case.input, library) for case in problem.cases))
-    return verdict_from_execution(problem, code, sandbox.execute(job))
+              tuple(rewrite_input(case.input, library) for case in problem.cases),
+              text_cases=text_cases(labels) if labels is not None else ())
+    collect = sandbox.submit(job)
+    try:
+        labels = labels if labels is not None else read_labels(problem)
+    finally:
+        execution = collect()
+    if _text_missing(execution, text_cases(labels)):
+        execution = sandbox.execute(dataclasses.replace(job, text_cases=text_cases(labels)))
+    return verdict_from_execution(problem, code, execution, labels)
 
 
-def verdict_from_execution(problem: Problem, code: str, execution: Execution) -> Verdict:
-    cases = tuple(_case_verdict(case, execution, index) for index, case in enumerate(problem.cases))
+def _text_missing(execution: Execution, wanted: tuple[int, ...]) -> bool:
+    """Does the verdict depend on a printed text the sandbox was not asked for? Not when the answer
+    reached NumPy or a case did not run: the verdict is then decided whatever the values."""
+    if not wanted or execution.numpy_use is not None:
+        return False
+    if any(execution.case_failure(index) is not None for index in range(len(execution.cases))):
+        return False
+    return any(execution.cases[index].printed is None for index in wanted)  # type: ignore[union-attr]
+
+
+def verdict_from_execution(problem: Problem, code: str, execution: Execution,
+                           labels: tuple[Label, ...] | None = None) -> Verdict:
+    """``labels``: ``read_labels(problem)``, when the caller has them already."""
+    labels = read_labels(problem) if labels is None else labels
+    cases = tuple(_case_verdict(case, label, execution, index)
+                  for index, (case, label) in enumerate(zip(problem.cases, labels)))
     failed_to_run = [index for index, case in enumerate(cases) if case.error is not None]
     extra = dict(code=code, cases=cases, seconds=execution.seconds, stderr=execution.stderr[-2000:],
                  skipped_names=execution.skipped_names)
@@ -112,16 +138,14 @@ def verdict_from_execution(problem: Problem, code: str, execution: Execution) ->
     return Verdict(CORRECT, f"all {len(cases)} cases match", **extra)
 
 
-def _case_verdict(case: Case, execution: Execution, index: int) -> CaseVerdict:
+def _case_verdict(case: Case, expected: Label, execution: Execution, index: int) -> CaseVerdict:
     failure = execution.case_failure(index)
     if failure is not None:
         return CaseVerdict(case.input, case.expected, None, False, error=str(failure))
     run = execution.cases[index]
     assert run is not None
     got = render(run.value)
-    try:
-        expected = parse_printed(case.expected)
-    except PrintedFormError:
+    if expected is AS_TEXT:
         # As the reference grader does when a label does not parse: compare the printed texts.
         same = run.printed is not None and _squash(run.printed) == _squash(case.expected)
         return CaseVerdict(case.input, case.expected, got, same,
