@@ -4,9 +4,7 @@ the wall clock, clean up.
 The template is trusted and never runs answer code. A child gets its job as one frame on its job
 pipe, then its inputs compiled (``hand_over``). It writes its events on a pipe nobody waits on while
 the answer runs (read every ``DRAIN_SECONDS``) and rings a bell once it is done. The template reads
-those lines as untrusted input: each must be one JSON object with a known event (the answer shares
-the child's memory and descriptors, so it could write lines of its own: it can never write ``ready``
-or ``finished``, which only this side sends, nor anything the host would evaluate). The clock starts
+those lines as untrusted input (``relay``). The clock starts
 when the child gets its job; on timeout, a broken line, a NumPy flag or the end of the pipes the
 child's process group is killed, and with it every process of the child's uid (see ``cleanup``).
 """
@@ -15,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import gc
-import json
 import marshal
 import os
 import select
@@ -24,79 +21,21 @@ import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import child
 import cleanup
 import frames
 import isolate
-
-Emit = Callable[[dict[str, Any]], None]
+from relay import Emit, Relay
 
 STARTUP_SECONDS = 30.0  # fork to ready: namespaces, limits, guard (milliseconds when healthy)
 EXIT_GRACE = 1.0  # a child that closed its pipe without "done" may say why by its exit status
 DRAIN_SECONDS = 0.02  # how often a running child's events are read before its bell rings
 _CHUNK = 65536
-_FROM_CHILD = {"ready", "loaded", "load_error", "case", "numpy", "done"}
 _SIGNAL_HINTS = {"SIGKILL": " (killed: memory or CPU limit)", "SIGXCPU": " (CPU time limit)",
                  "SIGSEGV": " (segmentation fault)"}
-
-
-@dataclass
-class _Relay:
-    """Checks the child's lines and passes them on to the host with the job id."""
-
-    job_id: Any
-    emit: Emit
-    skipped: list[str]
-    limit: int
-    cases: int
-    ready: bool = False
-    done: bool = False
-    numpy: str | None = None
-    received: int = 0
-    buffer: bytes = b""
-    problem: str | None = field(default=None)
-
-    def feed(self, chunk: bytes) -> None:
-        self.received += len(chunk)
-        if self.received > self.limit:
-            self.problem = f"the answer's results exceeded {self.limit} bytes"
-            return
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
-        for line in lines:
-            if self.problem or self.done or self.numpy:
-                return
-            self._line(line)
-
-    def _line(self, line: bytes) -> None:
-        try:
-            event = json.loads(line, parse_constant=_no_constants)
-            kind = event.pop("event")
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            self.problem = "unreadable message on the result channel"
-            return
-        if kind not in _FROM_CHILD or (kind != "ready" and not self.ready):
-            self.problem = f"unexpected message {str(kind)[:40]!r} on the result channel"
-        elif kind == "ready":
-            if not self.ready:  # a second "ready" can only come from the answer: ignored
-                self.ready = True
-                self.emit({"event": "ready", "id": self.job_id, "skipped": self.skipped})
-        elif kind == "done":
-            self.done = True
-        elif kind == "case" and not (type(event.get("index")) is int and 0 <= event["index"] < self.cases):
-            self.problem = "a case result outside the job on the result channel"
-        elif kind == "numpy":
-            self.numpy = str(event.get("reason", "reached NumPy"))[:500]
-            self.emit({"event": "numpy", "id": self.job_id, "reason": self.numpy})
-        else:
-            self.emit({**event, "event": kind, "id": self.job_id})
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 @dataclass
@@ -212,7 +151,7 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     whether the child was reaped already.
     """
     limits = job["limits"]
-    relay = _Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
+    relay = Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
                    cases=len(job["inputs"]))
     started = time.monotonic()
     ended: dict[str, str] | None = None
@@ -313,7 +252,7 @@ def _read_capture(fd: int, limit: int) -> str:
     return os.pread(fd, limit, 0).decode("utf-8", errors="replace")
 
 
-def _follow(relay: _Relay, running: Child, timeout: float, started: float) -> dict[str, str] | None:
+def _follow(relay: Relay, running: Child, timeout: float, started: float) -> dict[str, str] | None:
     """Follow the child from the moment it got its job until it is done, stops, breaks the protocol
     or runs out of time; why it was stopped, or None when it finished or closed its pipes.
 
@@ -337,7 +276,7 @@ def _follow(relay: _Relay, running: Child, timeout: float, started: float) -> di
             return _timeout(relay.ready, timeout)
 
 
-def _drain(relay: _Relay, fd: int) -> bool:
+def _drain(relay: Relay, fd: int) -> bool:
     """Feed the relay everything the event pipe holds; True when the pipe is closed."""
     while not (relay.problem or relay.done or relay.numpy):
         try:

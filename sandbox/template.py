@@ -1,6 +1,7 @@
 """The sandbox template: a warm process that forks a fresh, isolated child per answer (PROTOCOL.md).
 
-Started as ``python -I template.py [--hide PATH]... [--no-isolation] [--exclusive-uid] [--own-tmp]``.
+Started as ``python -I template.py [--hide PATH]... [--no-isolation] [--exclusive-uid] [--own-tmp]
+[--spares N]``.
 It imports NumPy and our sandbox modules once, enters its namespaces (``isolate``), says ``hello`` and then reads
 jobs from stdin, one at a time, answering each with events on stdout, always ending with
 ``finished``. Each library is built once (cached by its spec) in this trusted process, which never
@@ -177,7 +178,8 @@ def _job(message: dict[str, Any], specs: _Specs) -> tuple[dict[str, Any], Any]:
     return job, library_key
 
 
-def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
+def _serve(proto_in: int, output: _Output, layers: isolate.Layers, batch: int) -> None:
+    """``batch``: spares forked at a time (0: none ahead, a child per job when it comes)."""
     libraries, specs = _Libraries(), _Specs()
     reader = frames.FrameReader(JOB_FRAME_LIMIT)
     spares: deque[supervise.Child] = deque()  # forked ahead for the next jobs
@@ -205,7 +207,7 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers) -> None:
                 # The next jobs most likely have the same library and limits: their children start
                 # now, while the host looks at this one's results.
                 if not spares:
-                    while len(spares) < SPARES:
+                    while len(spares) < batch:
                         spares.append(supervise.fork_child(library.module, layers, job["limits"], key))
                     supervise.line_up(spares)
     finally:
@@ -264,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-isolation", action="store_true")
     parser.add_argument("--exclusive-uid", action="store_true")
     parser.add_argument("--own-tmp", action="store_true")
+    parser.add_argument("--spares", type=int, default=SPARES)
     options = parser.parse_args(argv)
     proto_in, proto_out = _protocol_streams()
     output = _Output(proto_out)
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     output.send({"event": "hello", "numpy": version, "python": platform.python_version(),
                  "pid": os.getpid(), "layers": layers.describe(), "library_digests": True})
     try:
-        _serve(proto_in, output, layers)
+        _serve(proto_in, output, layers, options.spares)
     except (BrokenPipeError, frames.FrameError) as error:
         sys.stderr.write(f"sandbox template stops: {error}\n")
 

@@ -22,7 +22,7 @@ import pytest
 
 from pytest_sebench.data.library import Library, load_library
 from pytest_sebench.data.problems import Case, Problem
-from pytest_sebench.execution import docker_backend
+from pytest_sebench.execution import docker_backend, docker_owners
 from pytest_sebench.execution.base import Execution, Job, Limits, SandboxUnavailable
 from pytest_sebench.grade.verdict import CORRECT, EXE_ERROR, RESULT_ERROR, judge
 
@@ -91,7 +91,7 @@ def engine(image):
 
 def my_containers(engine) -> list[str]:
     """Ids of the containers this test process owns, running or not."""
-    label = f"{docker_backend.LABEL_OWNER}={docker_backend.owner()}"
+    label = f"{docker_owners.LABEL_OWNER}={docker_owners.owner()}"
     return [container.id for container in engine.containers.list(all=True, filters={"label": label})]
 
 
@@ -146,14 +146,14 @@ def test_choosing_local_never_imports_the_docker_sdk():
 
 
 def test_owner_label_names_a_live_process_only():
-    me = docker_backend.owner()
+    me = docker_owners.owner()
     host, pid, started = me.split("/")
-    assert not docker_backend.owner_gone(me)
-    assert docker_backend.owner_gone(f"{host}/{pid}/{started}0")  # same pid, another start: reused
-    assert not docker_backend.owner_gone(f"elsewhere/{pid}/{started}")  # another host's: not ours
+    assert not docker_owners.owner_gone(me)
+    assert docker_owners.owner_gone(f"{host}/{pid}/{started}0")  # same pid, another start: reused
+    assert not docker_owners.owner_gone(f"elsewhere/{pid}/{started}")  # another host's: not ours
     child = subprocess.Popen(["true"])
     child.wait()
-    assert docker_backend.owner_gone(f"{host}/{child.pid}/1")
+    assert docker_owners.owner_gone(f"{host}/{child.pid}/1")
 
 
 def test_demultiplexer_reassembles_frames_split_anywhere():
@@ -210,7 +210,9 @@ def test_timeout_keeps_the_container(sandbox, library, engine):
 @pytest.mark.parametrize("attempt", [
     "import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)",
     "import os, signal\n    os.kill(os.getppid(), signal.SIGINT)",
-    "import os, signal\n    os.kill(-1, signal.SIGKILL)",
+    # No process to signal (ProcessLookupError) when no spare is left besides the answer's own.
+    "import os, signal, contextlib\n    with contextlib.suppress(ProcessLookupError):\n"
+    "        os.kill(-1, signal.SIGKILL)",
 ], ids=["kill-template", "interrupt-template", "kill-all-of-uid"])
 def test_answer_cannot_stop_the_template(sandbox, library, engine, attempt):
     # The template is the container's PID 1: signals from inside that it has no handler for (and
@@ -299,7 +301,7 @@ def test_container_settings(sandbox, library, engine):
     assert host["LogConfig"]["Type"] == "none"
     assert attrs["Config"]["User"] == docker_backend.SANDBOX_USER
     assert attrs["Config"]["Entrypoint"][:3] == ["python3", "-I", "/opt/sebench/template.py"]  # PID 1
-    assert attrs["Config"]["Labels"][docker_backend.LABEL_KIND] == "container"
+    assert attrs["Config"]["Labels"][docker_owners.LABEL_KIND] == "container"
 
 
 def test_host_files_are_not_there(sandbox, library, fixture_data, tmp_path):
@@ -411,7 +413,7 @@ def test_close_removes_the_container(image, library, engine):
     assert container_id in my_containers(engine)
     backend.close()
     assert backend.container_id is None
-    assert container_id not in my_containers(engine) and container_id not in docker_backend._LIVE
+    assert container_id not in my_containers(engine) and not docker_owners.tracked(container_id)
 
 
 OWNER_SCRIPT = """
@@ -419,7 +421,8 @@ import os, signal, sys, time
 from pathlib import Path
 from pytest_sebench.data.library import load_library
 from pytest_sebench.execution.base import Job, Limits
-from pytest_sebench.execution.docker_backend import DockerSandbox, _LIVE
+from pytest_sebench.execution.docker_backend import DockerSandbox
+from pytest_sebench.execution.docker_owners import _LIVE
 library = load_library(Path(sys.argv[1]))
 backend = DockerSandbox(Limits())
 backend.execute(Job(library.runtime_spec(), "def f():\\n    return 1\\n", "f", ("",)))
@@ -450,8 +453,8 @@ def test_leftovers_of_dead_owners_are_swept(image, engine):
     dead = subprocess.Popen(["true"])
     dead.wait()
     options = docker_backend.create_options(engine, Limits())
-    options["labels"] = {docker_backend.LABEL_KIND: "container",
-                         docker_backend.LABEL_OWNER: f"{socket.gethostname()}/{dead.pid}/1"}
+    options["labels"] = {docker_owners.LABEL_KIND: "container",
+                         docker_owners.LABEL_OWNER: f"{socket.gethostname()}/{dead.pid}/1"}
     leftover = engine.api.create_container(image, **options)["Id"]
     try:
         engine.api.start(leftover)  # waits for stdin nobody will ever write
@@ -461,7 +464,7 @@ def test_leftovers_of_dead_owners_are_swept(image, engine):
         docker_backend.DockerSandbox(Limits()).close()
         assert wait_gone(engine, leftover, seconds=5)
     finally:
-        docker_backend._remove(engine.api, leftover)
+        docker_owners.remove(engine.api, leftover)
 
 
 # -- the plugin ------------------------------------------------------------------------------------------

@@ -18,27 +18,23 @@ The ``docker`` SDK is imported only in this module, which only ``--sebench-sandb
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import select
-import signal
 import socket
-import threading
 import time
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .base import Execution, Job, Limits, Sandbox, SandboxUnavailable, register
+from .docker_owners import LABEL_KIND, LABEL_OWNER, install_cleanup, owner, remove, sweep_leftovers, track
 from .stream import CLOSE_GRACE, Stream, TemplateClient
 
 if TYPE_CHECKING:  # the SDK is optional: only type checkers import it at module level
     import docker
 
-LABEL_KIND = "org.sebench.sandbox"  # "image" on our images, "container" on our containers
 LABEL_CODE = "org.sebench.code"  # digest of the sandbox code an image was built from
-LABEL_OWNER = "org.sebench.owner"  # host/pid/start-time of the process that started a container
 IMAGE_ENV = "SEBENCH_DOCKER_IMAGE"  # use this image instead of looking one up by its code digest
 SANDBOX_USER = "10001:10001"  # the image's unprivileged user (sandbox/Dockerfile)
 MiB = 1024**2
@@ -170,107 +166,6 @@ def create_options(client: "docker.DockerClient", limits: Limits) -> dict[str, A
     )
 
 
-# -- who owns a container, and removing them --------------------------------------------------------
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), so a reused pid is not its owner."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22; the fields after the name start at 3
-
-
-def owner() -> str:
-    return f"{socket.gethostname()}/{os.getpid()}/{_start_time(os.getpid())}"
-
-
-def owner_gone(label: str) -> bool:
-    """Whether the process named by an owner label has ended; never for another host's containers."""
-    host, _, rest = label.partition("/")
-    pid, _, started = rest.partition("/")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        pass  # alive, someone else's
-    return bool(started) and _start_time(int(pid)) not in ("", started)
-
-
-def sweep_leftovers(client: "docker.DockerClient") -> int:
-    """Remove our containers whose owner has ended (a run killed before it could clean up)."""
-    removed = 0
-    for container in client.api.containers(all=True, filters={"label": f"{LABEL_KIND}=container"}):
-        if owner_gone((container.get("Labels") or {}).get(LABEL_OWNER, "")):
-            _remove(client.api, container["Id"])
-            removed += 1
-    return removed
-
-
-_LIVE: dict[str, None] = {}  # ids of the containers this process started and has not removed yet
-_HANDLERS_INSTALLED = False
-
-
-def _remove(api: Any, container_id: str) -> None:
-    """Remove a container by force and return once it is gone (or the engine cannot say)."""
-    import docker
-
-    try:
-        api.remove_container(container_id, force=True)
-    except docker.errors.NotFound:
-        pass  # gone already
-    except docker.errors.APIError as error:
-        if error.status_code == 409:  # the engine's auto-remove is under way: wait for its end
-            try:
-                api.wait(container_id, timeout=CLOSE_GRACE + 10, condition="removed")
-            except (docker.errors.DockerException, OSError):
-                pass
-    except docker.errors.DockerException:
-        pass  # the engine went away: nothing left to do
-    _LIVE.pop(container_id, None)
-
-
-def remove_all_live() -> None:
-    """Remove every container this process still has; safe at exit and from a signal handler.
-
-    It uses a client of its own, so it never waits on a connection pool the interrupted code holds.
-    """
-    if not _LIVE:
-        return
-    try:
-        import docker
-
-        api = docker.APIClient(**docker.utils.kwargs_from_env(), version="auto", timeout=15)
-    except Exception:  # noqa: BLE001  (at exit or in a signal handler nothing may propagate)
-        return
-    for container_id in list(_LIVE):
-        _remove(api, container_id)
-    api.close()
-
-
-def _on_signal(signum: int, frame: object) -> None:
-    remove_all_live()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)  # then die of it as we would have
-
-
-def install_cleanup() -> None:
-    """Once per process: clean up at exit, and on SIGTERM/SIGHUP unless someone else handles those."""
-    global _HANDLERS_INSTALLED
-    if _HANDLERS_INSTALLED:
-        return
-    _HANDLERS_INSTALLED = True
-    atexit.register(remove_all_live)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, _on_signal)
-
-
 # -- the attached stream ----------------------------------------------------------------------------
 
 class _Demultiplexer:
@@ -320,14 +215,14 @@ class ContainerStream(Stream):
             self.container_id = str(self._api.create_container(image, **create_options(client, limits))["Id"])
         except docker.errors.DockerException as error:
             raise SandboxUnavailable(f"cannot create a sandbox container: {_short(error)}") from None
-        _LIVE[self.container_id] = None
+        track(self.container_id)
         try:
             attached = self._api.attach_socket(self.container_id, params={
                 "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             self._socket = _raw_socket(attached)
             self._api.start(self.container_id)
         except (docker.errors.DockerException, SandboxUnavailable) as error:
-            _remove(self._api, self.container_id)
+            remove(self._api, self.container_id)
             raise SandboxUnavailable(f"cannot start a sandbox container: {_short(error)}") from None
         self._demux = _Demultiplexer()
         self._ended = False
@@ -367,7 +262,7 @@ class ContainerStream(Stream):
             pass
         finally:
             self._socket.close()
-            _remove(self._api, self.container_id)
+            remove(self._api, self.container_id)
 
     def diagnostics(self) -> str:
         tail = bytes(self._demux.stderr).decode("utf-8", errors="replace").strip().splitlines()[-8:]

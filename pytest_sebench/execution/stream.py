@@ -118,8 +118,8 @@ def frame_limit(limits: Limits) -> int:
 
 
 @dataclass
-class _Gathered:
-    """One job's events, as they arrive."""
+class Gathered:
+    """One job's events, as they arrive (also the URL backend's, from its one framed result)."""
 
     size: int
     ready: bool = False
@@ -269,8 +269,8 @@ class TemplateClient:
         self.hello = hello
         return self._stream
 
-    def _gather(self, job_id: int, size: int) -> _Gathered:
-        gathered = _Gathered(size)
+    def _gather(self, job_id: int, size: int) -> Gathered:
+        gathered = Gathered(size)
         deadline = time.monotonic() + self.limits.startup_seconds + self.limits.timeout_seconds + JOB_MARGIN
         while gathered.finished is None:
             event = self._next(deadline)

@@ -37,7 +37,7 @@ from typing import Any
 
 from ..sandbox_files.frames import FrameError, FrameReader
 from .base import Execution, Failure, Job, Limits, Sandbox, SandboxUnavailable, register
-from .stream import JOB_MARGIN, _Gathered, frame_limit
+from .stream import JOB_MARGIN, Gathered, frame_limit
 from .url_remote import MARKER
 
 RETRIES = 3  # after the first attempt, for connection errors and 5xx
@@ -78,7 +78,8 @@ def _runtime(isolation: bool) -> str:
                if entry.name.endswith(".py") and entry.name != "__init__.py"}
     return _pack({"root": f"/sebench-runtime-{secrets.token_hex(6)}", "modules": modules,
                   "driver": Path(__file__).with_name("url_remote.py").read_text(encoding="utf-8"),
-                  "argv": [] if isolation else ["--no-isolation"]})
+                  # One job per process: children forked ahead would only be thrown away.
+                  "argv": ["--spares", "0"] + ([] if isolation else ["--no-isolation"])})
 
 
 def build_program(job_frame: dict[str, Any] | None, isolation: bool = True) -> str:
@@ -125,9 +126,9 @@ def read_result(stdout: str, stderr: str, limit: int) -> list[dict[str, Any]]:
 
 
 def execution_from_frames(frames: list[dict[str, Any]], size: int, stderr: str) -> Execution:
-    """The job's events (job id 1), gathered as the stream client does (``stream._Gathered``)."""
+    """The job's events (job id 1), gathered as the stream client does (``stream.Gathered``)."""
     trailer = frames[-1] if frames and frames[-1].get("event") == "remote" else {}
-    gathered = _Gathered(size)
+    gathered = Gathered(size)
     try:
         if not frames or frames[0].get("event") != "hello":
             raise FrameError("the runner did not say hello")

@@ -68,7 +68,6 @@ def main(runtime: dict[str, Any], job: dict[str, Any] | None) -> None:
         _buffered_streams()
         template = _load(runtime["root"], runtime["modules"])
         protections["seccomp"] = _arm_seccomp(sys.modules["isolate"])
-        template.SPARES = 0  # one job per process: children forked ahead would only be thrown away
         output, error = _run_template(template, list(runtime["argv"]), job)
     except BaseException as failure:  # noqa: BLE001  (whatever happens, the host gets one frame)
         error = f"{type(failure).__name__}: {failure}"
