@@ -4,9 +4,10 @@ the wall clock, clean up.
 The template is trusted and never runs answer code. A child gets its job as one frame on its job
 pipe, then its inputs compiled (``hand_over``). It writes its events on a pipe nobody waits on while
 the answer runs (read every ``DRAIN_SECONDS``) and rings a bell once it is done. The template reads
-those lines as untrusted input (``relay``). The clock starts
-when the child gets its job; on timeout, a broken line, a NumPy flag or the end of the pipes the
-child's process group is killed, and with it every process of the child's uid (see ``cleanup``).
+those lines as untrusted input (``relay``). The clock starts when the child gets its job; on
+timeout, a broken line, a NumPy flag or the end of the pipes the child's process group is killed,
+and with it every process of the child's uid (see ``cleanup``). A child that finished is put down
+once the host has its events.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def supervise(job_id: Any, job: dict[str, Any], runner_child: Child, skipped: li
     """
     limits = job["limits"]
     relay = Relay(job_id, emit, skipped, limit=limits["output_bytes"] + 8 * limits["elements"] + 1_000_000,
-                   cases=len(job["inputs"]))
+                  cases=len(job["inputs"]))
     started = time.monotonic()
     ended: dict[str, str] | None = None
     status: int | None = None

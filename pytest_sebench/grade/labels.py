@@ -34,10 +34,11 @@ _lock = threading.Lock()
 
 def known_labels(problem: Problem) -> tuple[Label, ...] | None:
     """The labels if they were read before, else None (reading them is left to ``read_labels``)."""
+    texts = _texts(problem)
     with _lock:
-        labels = _read.get(_texts(problem))
+        labels = _read.get(texts)
         if labels is not None:
-            _read.move_to_end(_texts(problem))
+            _read.move_to_end(texts)
         return labels
 
 

@@ -3,8 +3,9 @@
 The label is what the reference printed with ``print``: Python literals (``[1, 2.5]``, ``(1+2j)``,
 ``{'U': ...}``), NumPy's ``str()`` of arrays (``[[1. 2.]\\n [3. 4.]]``) and, inside containers,
 NumPy's ``repr()`` (``array([1., 2.], dtype=float32)``, ``np.float64(3.0)``,
-``EigResult(eigenvalues=array(...), ...)``). We read all of these with a small tokenizer (``tokens``) and a
-recursive-descent parser: nothing is ever evaluated, so a hostile text can at worst be rejected.
+``EigResult(eigenvalues=array(...), ...)``). We read all of these with a small tokenizer
+(``tokens``) and a recursive-descent parser: nothing is ever evaluated, so a hostile text can at
+worst be rejected.
 
 Decisions (the comparison in :mod:`compare` relies on them):
 

@@ -102,19 +102,17 @@ def judge(problem: Problem, response: str, library: Library, sandbox: Sandbox) -
         labels = labels if labels is not None else read_labels(problem)
     finally:
         execution = collect()
-    if _text_missing(execution, text_cases(labels)):
-        execution = sandbox.execute(dataclasses.replace(job, text_cases=text_cases(labels)))
+    wanted = text_cases(labels)
+    if not set(wanted) <= set(job.text_cases or ()) and _values_decide(execution):
+        execution = sandbox.execute(dataclasses.replace(job, text_cases=wanted))
     return verdict_from_execution(problem, code, execution, labels)
 
 
-def _text_missing(execution: Execution, wanted: tuple[int, ...]) -> bool:
-    """Does the verdict depend on a printed text the sandbox was not asked for? Not when the answer
-    reached NumPy or a case did not run: the verdict is then decided whatever the values."""
-    if not wanted or execution.numpy_use is not None:
-        return False
-    if any(execution.case_failure(index) is not None for index in range(len(execution.cases))):
-        return False
-    return any(execution.cases[index].printed is None for index in wanted)  # type: ignore[union-attr]
+def _values_decide(execution: Execution) -> bool:
+    """Does the verdict depend on the returned values (and so on printed texts)? Not when the answer
+    reached NumPy or a case did not run: the verdict is then decided whatever they are."""
+    return execution.numpy_use is None and all(execution.case_failure(index) is None
+                                               for index in range(len(execution.cases)))
 
 
 def verdict_from_execution(problem: Problem, code: str, execution: Execution,
