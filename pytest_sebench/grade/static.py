@@ -10,7 +10,7 @@ in the code (``importlib``, ``sys.modules``, a library function's ``__globals__`
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _NUMPY = "numpy"
 # Attributes that lead from a library function to the module it closes over.
@@ -24,31 +24,46 @@ class StaticFindings:
     numpy_use: str | None  # how the code reaches NumPy, or None
 
 
-def first_function(tree: ast.Module) -> str | None:
-    """The first ``def`` in the text, as the reference grader picks it (a helper first breaks it)."""
-    functions = [node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    return min(functions, key=lambda node: (node.lineno, node.col_offset)).name if functions else None
+@dataclass
+class _Module:
+    """What one walk of the module finds (``ast.walk`` order, as the checks were written against)."""
 
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=list)
+    imports: list[ast.Import | ast.ImportFrom] = field(default_factory=list)
+    numpy_use: str | None = None  # the first way to NumPy found
 
-def _find_function(tree: ast.AST, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return node
-    return None
+    @classmethod
+    def walk(cls, tree: ast.Module) -> "_Module":
+        found = cls()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found.functions.append(node)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.imports.append(node)
+            if found.numpy_use is None:
+                found.numpy_use = _numpy_use(node)
+        return found
 
+    def first_function(self) -> str | None:
+        """The first ``def`` in the text, as the reference grader picks it (a helper first breaks it)."""
+        if not self.functions:
+            return None
+        return min(self.functions, key=lambda node: (node.lineno, node.col_offset)).name
 
-def _library_names(tree: ast.Module, library: str) -> set[str]:
-    """Names that refer to the library or something imported from it (the harness's import included)."""
-    names = {library}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name == library or alias.name.startswith(library + "."):
-                    names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ImportFrom) and node.module and (
-                node.module == library or node.module.startswith(library + ".")):
-            names.update(alias.asname or alias.name for alias in node.names)
-    return names
+    def function(self, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        return next((node for node in self.functions if node.name == name), None)
+
+    def library_names(self, library: str) -> set[str]:
+        """Names that refer to the library or something imported from it (the harness's import included)."""
+        names = {library}
+        for node in self.imports:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == library or alias.name.startswith(library + "."):
+                        names.add(alias.asname or alias.name.split(".")[0])
+            elif node.module and (node.module == library or node.module.startswith(library + ".")):
+                names.update(alias.asname or alias.name for alias in node.names)
+        return names
 
 
 def _root_name(node: ast.expr) -> str | None:
@@ -57,29 +72,29 @@ def _root_name(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
-def _library_calls(function: ast.AST, names: set[str]) -> list[ast.Call]:
-    return [node for node in ast.walk(function)
-            if isinstance(node, ast.Call) and _root_name(node.func) in names]
-
-
 def _called_name(call: ast.Call) -> str:
     func = call.func
     return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
 
 
-def _library_problem(tree: ast.Module, entry: str | None, library: str,
-                     constructor: str | None) -> str | None:
+def _library_problem(module: _Module, entry: str | None, library: str, constructor: str | None) -> str | None:
     if entry is None:
         return "the code defines no function"
-    function = _find_function(tree, entry)
+    function = module.function(entry)
     if function is None:
         return f"the code does not define {entry}()"
-    calls = _library_calls(function, _library_names(tree, library))
+    names = module.library_names(library)
+    calls, returns_value = [], False
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call) and _root_name(node.func) in names:
+            calls.append(node)
+        elif isinstance(node, ast.Return) and node.value is not None:
+            returns_value = True
     if not calls:
         return f"{entry}() makes no call through {library}"
     if len(calls) == 1 and constructor and _called_name(calls[0]) == constructor:
         return f"{entry}()'s only {library} call is the array constructor {constructor}()"
-    if not any(isinstance(node, ast.Return) and node.value is not None for node in ast.walk(function)):
+    if not returns_value:
         return f"{entry}() returns no value"
     return None
 
@@ -89,20 +104,20 @@ def _is_numpy_text(node: ast.AST | None) -> bool:
         node.value == _NUMPY or node.value.startswith(_NUMPY + "."))
 
 
-def _numpy_use(tree: ast.Module) -> str | None:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import) and any(
-                alias.name == _NUMPY or alias.name.startswith(_NUMPY + ".") for alias in node.names):
-            return f"line {node.lineno}: imports numpy"
-        if isinstance(node, ast.ImportFrom) and node.module and (
-                node.module == _NUMPY or node.module.startswith(_NUMPY + ".")):
-            return f"line {node.lineno}: imports from numpy"
-        if isinstance(node, ast.Call) and node.args and _is_numpy_text(node.args[0]):
-            return f"line {node.lineno}: {_called_name(node) or 'a call'}() loads numpy by name"
-        if isinstance(node, ast.Subscript) and _is_numpy_text(node.slice):
-            return f"line {node.lineno}: looks numpy up by name"
-        if isinstance(node, ast.Attribute) and node.attr in _INTERNALS:
-            return f"line {node.lineno}: reaches into {node.attr} (a way around the library to NumPy)"
+def _numpy_use(node: ast.AST) -> str | None:
+    """How this one node reaches NumPy, or None."""
+    if isinstance(node, ast.Import) and any(
+            alias.name == _NUMPY or alias.name.startswith(_NUMPY + ".") for alias in node.names):
+        return f"line {node.lineno}: imports numpy"
+    if isinstance(node, ast.ImportFrom) and node.module and (
+            node.module == _NUMPY or node.module.startswith(_NUMPY + ".")):
+        return f"line {node.lineno}: imports from numpy"
+    if isinstance(node, ast.Call) and node.args and _is_numpy_text(node.args[0]):
+        return f"line {node.lineno}: {_called_name(node) or 'a call'}() loads numpy by name"
+    if isinstance(node, ast.Subscript) and _is_numpy_text(node.slice):
+        return f"line {node.lineno}: looks numpy up by name"
+    if isinstance(node, ast.Attribute) and node.attr in _INTERNALS:
+        return f"line {node.lineno}: reaches into {node.attr} (a way around the library to NumPy)"
     return None
 
 
@@ -114,5 +129,6 @@ def analyse(code: str, library: str, entry_point: str | None, constructor: str |
         reason = f"the code does not parse: {getattr(error, 'msg', error)}"
         lineno = getattr(error, "lineno", None)
         return StaticFindings(entry_point, reason + (f" (line {lineno})" if lineno else ""), None)
-    entry = entry_point or first_function(tree)
-    return StaticFindings(entry, _library_problem(tree, entry, library, constructor), _numpy_use(tree))
+    module = _Module.walk(tree)
+    entry = entry_point or module.first_function()
+    return StaticFindings(entry, _library_problem(module, entry, library, constructor), module.numpy_use)
