@@ -400,8 +400,11 @@ def test_other_processes_of_the_uid_are_not_open_to_the_answer(sandbox, library)
                 refused += 1
         return [opened, refused, os.getppid()]
     """
-    opened, refused, parent = value(sandbox, library, code)
-    assert opened == [] and refused >= 2, (opened, refused)  # the template and at least one spare
+    # Spares are forked in batches: an answer that took the last one has none beside it, the next
+    # answer has the new batch. Two answers in a row: one of them sees the template and a spare.
+    runs = [value(sandbox, library, code) for _ in range(2)]
+    assert all(opened == [] for opened, _, _ in runs), runs
+    assert max(refused for _, refused, _ in runs) >= 2, runs  # the template and at least one spare
 
 
 # -- the containers' lifetime ---------------------------------------------------------------------------
@@ -422,11 +425,10 @@ from pathlib import Path
 from pytest_sebench.data.library import load_library
 from pytest_sebench.execution.base import Job, Limits
 from pytest_sebench.execution.docker_backend import DockerSandbox
-from pytest_sebench.execution.docker_owners import _LIVE
 library = load_library(Path(sys.argv[1]))
 backend = DockerSandbox(Limits())
 backend.execute(Job(library.runtime_spec(), "def f():\\n    return 1\\n", "f", ("",)))
-print(*_LIVE, flush=True)
+print(backend.container_id, flush=True)
 time.sleep(60)
 """
 

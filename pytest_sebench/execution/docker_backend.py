@@ -11,7 +11,7 @@ capabilities and no-new-privileges. When the template dies the container goes, t
 Containers are labelled with their owner (host, pid, process start time) and removed by ``close()``,
 at exit, on SIGTERM/SIGHUP, and, should this process be killed outright, by the engine itself: they
 run with ``--rm`` and stdin-once, so the template sees end-of-file when our end of the stream goes away
-and exits. Leftovers of owners that are gone are swept at start.
+and exits. Leftovers of owners that are gone are swept at start (``docker_owners``).
 
 The ``docker`` SDK is imported only in this module, which only ``--sebench-sandbox=docker`` imports.
 """

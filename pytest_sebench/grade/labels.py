@@ -34,7 +34,10 @@ _lock = threading.Lock()
 
 def known_labels(problem: Problem) -> tuple[Label, ...] | None:
     """The labels if they were read before, else None (reading them is left to ``read_labels``)."""
-    texts = _texts(problem)
+    return _known(_texts(problem))
+
+
+def _known(texts: tuple[str, ...]) -> tuple[Label, ...] | None:
     with _lock:
         labels = _read.get(texts)
         if labels is not None:
@@ -44,12 +47,13 @@ def known_labels(problem: Problem) -> tuple[Label, ...] | None:
 
 def read_labels(problem: Problem) -> tuple[Label, ...]:
     """Each case's expected value, or AS_TEXT. The values are shared: never change them."""
-    known = known_labels(problem)
+    texts = _texts(problem)
+    known = _known(texts)
     if known is not None:
         return known
-    labels = tuple(_label(case.expected) for case in problem.cases)
+    labels = tuple(_label(text) for text in texts)
     with _lock:
-        _read[_texts(problem)] = labels
+        _read[texts] = labels
         while len(_read) > _KEPT:
             _read.popitem(last=False)
     return labels
