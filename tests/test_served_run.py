@@ -51,8 +51,12 @@ def test_every_item_answered_once(pytester, server, workers):
     assert len({record.prompt for record in server.requests if record.path.endswith("completions")}) == PROBLEMS
     text = report.read_text()
     assert SECRET not in text and SECRET not in result.stdout.str()
-    sample = json.loads(text)["items"][0]["samples"][0]
-    assert sample["answer"]["completion_tokens"] > 0 and sample["answer"]["cached"] is False
+    samples = [sample for item in json.loads(text)["items"] for sample in item["samples"]]
+    assert all(sample["answer"]["completion_tokens"] > 0 for sample in samples)
+    # "cached": not asked by the process that graded it. With -n2 an item may be graded by the
+    # worker that did not ask for its answer (the other one prefetched it): only -n0 has none.
+    if workers == "-n0":
+        assert not any(sample["answer"]["cached"] for sample in samples)
 
 
 @pytest.mark.parametrize("workers", WORKERS)
