@@ -13,10 +13,10 @@ import pytest
 
 from .data.problems import Problem
 from .gate.outcomes import FAIL, REGRESSION, XFAIL, ItemOutcome
-from .grade.extract import shorten
+from .grade.extract import head_and_tail, shorten
 from .grade.taxonomy import classify
 from .grade.verdict import Verdict
-from .report.records import PROPERTY, item_record
+from .report.records import PROPERTY
 
 if TYPE_CHECKING:
     from .session import SebenchSession
@@ -58,8 +58,9 @@ class SebenchItem(pytest.Item):
 
     def setup(self) -> None:
         self.verdicts, infrastructure_failure = self.state.grade(self.problem)
-        self.user_properties.append((PROPERTY, item_record(self.problem, self.verdicts,
-                                                           self.state.benchmark.library)))
+        self.user_properties.append((PROPERTY, self.state.record(self.problem, self.verdicts)))
+        if self.state.stop_reason is not None:
+            self.session.shouldstop = self.state.stop_reason  # after this item; xdist stops too
         if infrastructure_failure:
             pytest.fail(f"infrastructure error (not the model's fault): {infrastructure_failure}",
                         pytrace=False)
@@ -114,6 +115,24 @@ def failure_text(problem: Problem, verdicts: list[Verdict], outcome: ItemOutcome
                 lines.append(f"  why:      {case.detail}")
     if len(failing) > MAX_CASES_SHOWN:
         lines.append(f"  ... and {len(failing) - MAX_CASES_SHOWN} more failing cases")
-    code = shorten(verdict.code) if verdict.code.strip() else "(no fenced Python block in the answer)"
-    lines += ["code:", *("  " + line for line in code.splitlines())]
+    if verdict.code.strip():
+        lines += ["code:", *("  " + line for line in shorten(verdict.code).splitlines())]
+    else:
+        lines += _without_code(verdict.answer)
     return "\n".join(lines)
+
+
+def _without_code(answer: dict) -> list[str]:
+    """No fenced Python block: show what the model said instead, and whether it was cut short."""
+    cut = answer.get("finish_reason") == "length"
+    lines = ["code: (no fenced Python block in the answer" +
+             (f"; it was cut at max_tokens after {answer.get('completion_tokens')} tokens)" if cut else ")")]
+    response, reasoning = answer.get("response"), answer.get("reasoning")
+    if response and response.strip():
+        lines += ["response (head and tail):", *("  " + line for line in head_and_tail(response).splitlines())]
+    elif response is not None:
+        lines.append("response: (empty)")
+    if reasoning:  # where a reasoning model stopped thinking tells why no answer followed
+        lines += ["reasoning (last lines):", *("  " + line for line in head_and_tail(reasoning, 6)
+                                               .splitlines()[-6:])]
+    return lines

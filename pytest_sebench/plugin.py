@@ -192,14 +192,16 @@ class ActiveHooks:
     def __init__(self, state: "SebenchSession", config: pytest.Config) -> None:
         self.state = state
         self.config = config
-        self.progress: Any = None  # the live display of the model requests (model/progress.py)
+        self.progress: Any = None  # the live display or the progress lines (model/progress.py)
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not _is_worker(self.config) and self.state.answers.counters is not None:  # a served model
-            from .model.progress import ProgressDisplay
+            from .model.progress import start_progress
 
-            self.progress = ProgressDisplay.start(self.config, self.state.settings["progress"],
-                                                  self.state.run_id)
+            self.progress = start_progress(
+                self.config, self.state.settings["progress"], self.state.run_id,
+                self.state.settings["progress_interval"], graded=lambda: len(self.state.records),
+                selected=lambda: len(self.state.selected) or None)  # known once collected
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         benchmark = self.state.benchmark
@@ -239,7 +241,9 @@ class ActiveHooks:
 
         if session.config.option.collectonly:
             return
-        self.state.answers.prepare([item.problem for item in session.items if isinstance(item, SebenchItem)])
+        ours = [item for item in session.items if isinstance(item, SebenchItem)]
+        self.state.selected = [item.nodeid for item in ours]
+        self.state.answers.prepare([item.problem for item in ours])
 
     @pytest.hookimpl(tryfirst=True)  # before junitxml reads the properties
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -258,6 +262,7 @@ class ActiveHooks:
             return
         if self.progress is not None:  # erased before anything of the summary is written
             self.progress.stop()
+        self.state.account_for_the_rest()
         evaluation = self.state.evaluation()
         _add_junit_session_properties(session.config, self.state)
         for name, write in (("report", self.state.write_report), ("save_correct", self.state.write_correct)):
@@ -332,6 +337,13 @@ class XdistHooks:
 
     def __init__(self, state: "SebenchSession") -> None:
         self.state = state
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The controller collects nothing: a worker's selection (all the same) is the run's."""
+        from .report.records import NODE_PREFIX
+
+        if not self.state.selected:  # every worker collects the same items
+            self.state.selected = [nodeid for nodeid in ids if nodeid.startswith(NODE_PREFIX)]
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         counts = getattr(node, "workeroutput", {}).get("sebench_requests")

@@ -21,10 +21,11 @@ from .gate.outcomes import ItemOutcome, Policy, decide
 from .gate.stats import seed_from
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
-from .model.client import RequestFailed
+from .model.client import RequestFailed, ServerRefusesAll
 from .report.json_report import build_report, write_report
 from .report.provenance import problems_fingerprint, provenance
-from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
+from .report.records import (NODE_PREFIX, PROPERTY, error_record, item_record, junit_properties,
+                             keeps_response, record_from_properties, response_facts, without_response)
 from .report.summary import Summary
 from .settings import Settings
 
@@ -44,6 +45,8 @@ class SebenchSession:
     junit_item_properties: bool = True  # off for xunit2, whose schema has no per-test properties
     only_solved_by: RunReport | None = None  # --sebench-only-solved-by
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    selected: list[str] = field(default_factory=list)  # node ids the run must account for
+    stop_reason: str | None = None  # why the run stopped before its last item (the server refuses all)
     _sandbox: Sandbox | None = None
     _evaluation: Evaluation | None = None
 
@@ -75,6 +78,9 @@ class SebenchSession:
         for sample in range(self.answers.samples):
             try:
                 text, answer = self.answers.respond(problem, sample)
+            except ServerRefusesAll as error:  # ours to fix: the run stops here (see items.py)
+                self.stop_reason = str(error)
+                return self._with_errors(verdicts, f"no answer from the model: {error}"), str(error)
             except RequestFailed as error:
                 return self._with_errors(verdicts, f"no answer from the model: {error}"), str(error)
             try:
@@ -82,9 +88,7 @@ class SebenchSession:
             except SandboxUnavailable as error:
                 return self._with_errors(verdicts, f"sandbox unavailable: {error}"), str(error)
             judged[text] = verdict
-            if verdict.passed and self.settings["save_correct"] is not None:
-                answer = {**answer, "response": text}  # the training data --sebench-save-correct writes
-            verdicts.append(replace(verdict, sample=sample, answer=answer))
+            verdicts.append(replace(verdict, sample=sample, answer=response_facts(text, answer)))
         return verdicts, None
 
     def outcome(self, problem: Problem, verdicts: list[Verdict]) -> ItemOutcome:
@@ -92,6 +96,16 @@ class SebenchSession:
         now = ItemCounts.from_categories([verdict.category for verdict in verdicts])
         base = self.baseline.items.get(problem.id) if self.baseline is not None else None
         return decide(now, base, self.policy)
+
+    def record(self, problem: Problem, verdicts: list[Verdict]) -> dict[str, Any]:
+        """The item's record, with the raw responses that ``--sebench-report-responses`` keeps
+        (``--sebench-save-correct`` needs the correct ones whatever it says)."""
+        policy, save_correct = self.settings["report_responses"], self.settings["save_correct"] is not None
+        record = item_record(problem, verdicts, self.benchmark.library,
+                             keep_response=lambda v: keeps_response(policy, v.passed) or (save_correct and v.passed))
+        if self.stop_reason is not None:
+            record["stopped_run"] = self.stop_reason  # tells the controller why the rest never ran
+        return record
 
     def _with_errors(self, verdicts: list[Verdict], reason: str) -> list[Verdict]:
         """Samples that got no verdict count as errors: never dropped, never a pass."""
@@ -129,6 +143,7 @@ class SebenchSession:
         record = record_from_properties(report.user_properties)
         if record is not None:
             self.records[report.nodeid] = record
+            self.stop_reason = self.stop_reason or record.get("stopped_run")
         elif report.failed and report.nodeid not in self.records:
             problem = self.problem_for(report.nodeid)
             if problem is not None:  # e.g. a crashed xdist worker: still counted, as an error
@@ -145,14 +160,26 @@ class SebenchSession:
         base = self.baseline.items.get(record["id"]) if self.baseline is not None else None
         return decide(ItemCounts.from_record(record), base, self.policy)
 
+    def account_for_the_rest(self) -> None:
+        """Selected items that never reported (the run stopped, or was interrupted) still count, as
+        errors: nothing leaves the denominator."""
+        why = (f"not run: the run stopped early ({self.stop_reason})" if self.stop_reason
+               else "not run: the run ended before this item")
+        for nodeid in self.selected:
+            problem = self.problem_for(nodeid)
+            if nodeid not in self.records and problem is not None:
+                self.records[nodeid] = error_record(problem, why, self.benchmark.library)
+
     def ordered_records(self) -> list[dict[str, Any]]:
         order = {problem_id: index for index, problem_id in enumerate(self.benchmark.by_id)}
         return sorted(self.records.values(), key=lambda record: order.get(record["id"], len(order)))
 
     def summary(self) -> Summary:
+        served = self.answers.counters is not None  # only a served model was asked with a limit
         return Summary.from_records(self.ordered_records(), model=self.answers.label,
                                     data_source=self.benchmark.data_source,
-                                    library=self.benchmark.library.name)
+                                    library=self.benchmark.library.name,
+                                    max_tokens=self.settings["max_tokens"] if served else None)
 
     def evaluation(self) -> Evaluation:
         """The run's conclusions; computed once, after the last item (the records are final then)."""
@@ -169,7 +196,10 @@ class SebenchSession:
 
     def write_report(self, path: Path) -> None:
         evaluation = self.evaluation()
-        items = [dict(record, outcome=evaluation.comparison.outcomes[record["id"]].to_json())
+        policy = self.settings["report_responses"]
+        items = [dict(record, outcome=evaluation.comparison.outcomes[record["id"]].to_json(),
+                      samples=[sample if keeps_response(policy, bool(sample.get("passed")))
+                               else without_response(sample) for sample in record["samples"]])
                  for record in self.ordered_records()]
         report = build_report(evaluation.summary, items)
         report.update(evaluation.to_json())

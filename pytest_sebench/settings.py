@@ -78,6 +78,11 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _progress_choice(raw: str) -> str:
+    value = _choice("auto", "live", "lines", "off", "on")(raw)
+    return "live" if value == "on" else value  # "on" was the first name of "live"
+
+
 def _sandbox_choice(raw: str) -> str:
     value = raw.strip()
     if value in ("local", "docker") or value.startswith(("http://", "https://")):
@@ -238,9 +243,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("samples", "answers per problem (K)", _count(1), 1, "K"),
     Option("temperature", "sampling temperature", _temperature, 0.6, "T"),
     Option("max-tokens", "completion token limit", _count(1), 8192, "N"),
-    Option("concurrency", "requests in flight for the whole run (all xdist workers together)",
+    Option("concurrency", "most requests in flight for the whole run (all xdist workers together); "
+           "the run starts with one and adapts to what the server sustains",
            _count(1), 32, "C"),
-    Option("request-timeout", "seconds before one request is abandoned (then retried)",
+    Option("request-timeout", "seconds a request may wait with no answer from its endpoint before it "
+           "is abandoned and retried (time queued behind our own earlier requests does not count)",
            _positive_number, 600.0, "SECONDS"),
     Option("retries", "retries per request after a rate limit, server error, timeout, dropped "
            "connection or malformed body", _count(0), 5, "N"),
@@ -248,8 +255,14 @@ OPTIONS: tuple[Option, ...] = (
            _positive_number, 1.0, "SECONDS"),
     Option("cache", "answer cache folder, or 'off' (default: inside pytest's cache; --cache-clear "
            "empties it)", _text, metavar="DIR|off"),
-    Option("progress", "live display of the model requests: auto (on a terminal, not under CI), on, off",
-           _choice("auto", "on", "off"), "auto", "auto|on|off"),
+    Option("progress", "progress of the model requests: auto (a live display on a terminal, a line "
+           "every --sebench-progress-interval seconds in logs and under CI), live, lines, off; "
+           "'on' is live", _progress_choice, "auto", "auto|live|lines|off"),
+    Option("progress-interval", "seconds between two progress lines where there is no live display",
+           _positive_number, 30.0, "SECONDS"),
+    Option("report-responses", "which samples keep the model's raw response (and reasoning) in the "
+           "JSON report: all, failed (not correct), none", _choice("all", "failed", "none"), "all",
+           "all|failed|none"),
     # -- gating a checkpoint ---------------------------------------------------------------------
     Option("baseline", "report of an earlier run to compare with: an item solved there and not now "
            "is a regression", _text, metavar="REPORT"),

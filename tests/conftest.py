@@ -26,7 +26,13 @@ FIXTURE_DATA = REPO / "fixtures" / "qel"
 
 def pytest_configure(config: pytest.Config) -> None:
     """Generate the fixture benchmark (deterministic, under a second) before anything reads it; on
-    the xdist controller only, so workers never see a half-written file."""
+    the xdist controller only, so workers never see a half-written file.
+
+    Under xdist the default scheduling becomes ``loadgroup``: tests marked ``xdist_group`` (the real
+    model server's, which answers one request at a time) share one worker; the rest spread as usual.
+    """
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
     if not hasattr(config, "workerinput"):
         subprocess.run([sys.executable, str(REPO / "fixtures" / "build_fixtures.py")], check=True,
                        capture_output=True)

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openai
@@ -24,10 +24,12 @@ from pytest_sebench.testing import (
     FAULT_KINDS,
     FakeServer,
     Request,
+    ServerConfig,
     echo_responder,
     probability_responder,
     table_responder,
 )
+from pytest_sebench.testing.fake_server import config_from_args, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWERS = {"zwc.amin": ["first answer", "second answer"], "zwc.amax": "the amax answer"}
@@ -53,6 +55,15 @@ def client(server: FakeServer) -> Iterator[openai.OpenAI]:
 def ask(client: openai.OpenAI, prompt: str, model: str = "fake-model", **options: object):
     return client.chat.completions.create(model=model, messages=[{"role": "user", "content": prompt}],
                                           **options)
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline_seconds: float = 30.0) -> None:
+    """Poll until ``condition()``; the deadline only bounds how long a broken server may hang the test."""
+    deadline = time.monotonic() + deadline_seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still waiting for {what} after {deadline_seconds} s")
+        time.sleep(0.005)
 
 
 def request_for(prompt: str, n_seen: int = 0) -> Request:
@@ -308,6 +319,276 @@ def test_concurrent_requests_are_served_at_once_and_counted(server: FakeServer, 
     assert (server.max_in_flight, server.completion_attempts, server.requests) == (0, 0, [])
 
 
+
+# ---- generation slots -----------------------------------------------------------------------------------
+
+def prompt_echo(request: Request) -> str:
+    return f"answer to {request.prompt}"
+
+
+@pytest.fixture
+def serial_server() -> Iterator[FakeServer]:
+    """One slot, like llama.cpp's server; answers name their prompt so their order can be checked."""
+    with FakeServer(prompt_echo, ServerConfig(slots=1, latency=0.2)) as running:
+        yield running
+
+
+def in_background(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_one_slot_answers_concurrent_requests_one_at_a_time_in_arrival_order(serial_server: FakeServer) -> None:
+    latency, count = serial_server.config.latency, 3
+    start_together = threading.Barrier(count)
+    answered: list[str] = []  # in the order the answers came back
+    answered_lock = threading.Lock()
+
+    def one_request(index: int) -> None:
+        with client_for(serial_server) as client:
+            start_together.wait()
+            content = ask(client, f"request {index}").choices[0].message.content
+        with answered_lock:
+            answered.append(content)
+
+    threads = [in_background(lambda index=index: one_request(index)) for index in range(count)]
+    for thread in threads:
+        thread.join()
+
+    arrival_order = [f"answer to {record.prompt}" for record in serial_server.requests]
+    assert answered == arrival_order  # first come, first served
+    assert sorted(answered) == [f"answer to request {index}" for index in range(count)]
+    assert serial_server.max_generating == 1
+    assert (serial_server.generating, serial_server.waiting, serial_server.in_flight) == (0, 0, 0)
+    # Each holds the one slot for at least its latency, one after the other (1 ms: float rounding).
+    assert serial_server.busy_seconds >= count * latency - 1e-3
+    assert all(record.generating >= latency - 1e-3 for record in serial_server.requests)
+    assert all(record.queued is not None and record.queued >= 0 for record in serial_server.requests)
+
+
+def test_an_abandoned_request_still_holds_its_slot_for_its_whole_latency(serial_server: FakeServer) -> None:
+    latency = serial_server.config.latency
+    with client_for(serial_server) as patient, client_for(serial_server, timeout=0.05) as impatient:
+        first = in_background(lambda: ask(patient, "first"))
+        wait_until(lambda: len(serial_server.requests) == 1, "the first request to arrive")
+        with pytest.raises(openai.APITimeoutError):
+            ask(impatient, "abandoned")  # queued behind "first" (or generating): either way it gives up
+        last = ask(patient, "last").choices[0].message.content
+        first.join()
+    wait_until(lambda: serial_server.in_flight == 0, "every request to finish")
+
+    assert last == "answer to last"
+    records = {record.prompt: record for record in serial_server.requests}
+    assert list(records) == ["first", "abandoned", "last"]
+    assert records["abandoned"].status == 200  # the server never noticed its client left
+    assert records["abandoned"].generating >= latency - 1e-3
+    assert serial_server.busy_seconds >= 3 * latency - 1e-3  # the abandoned one's latency counts too
+    assert serial_server.max_generating == 1
+    assert serial_server.completions_served == 3
+
+
+def test_a_timeout_fault_holds_its_slot_and_requests_behind_it_wait(serial_server: FakeServer) -> None:
+    serial_server.inject("timeout", seconds=60)  # closing the server ends the hold long before that
+
+    with client_for(serial_server, timeout=0.3) as impatient:
+        with pytest.raises(openai.APITimeoutError):
+            ask(impatient, "held")
+        with pytest.raises(openai.APITimeoutError):
+            ask(impatient, "behind the hold")
+
+    assert (serial_server.generating, serial_server.waiting, serial_server.in_flight) == (1, 1, 2)
+    assert serial_server.max_in_flight == 2 and serial_server.max_generating == 1
+    held, behind = serial_server.requests
+    assert (held.fault, held.status, behind.fault, behind.status) == ("timeout", 504, None, 200)
+    assert (held.queued, behind.queued) == (None, None)  # neither has left its slot (or the line) yet
+
+
+def test_slots_change_at_run_time_and_bound_how_many_generate_at_once(serial_server: FakeServer) -> None:
+    serial_server.configure(slots=2)
+    latency, count = serial_server.config.latency, 4
+    start_together = threading.Barrier(count)
+
+    def one_request() -> None:
+        with client_for(serial_server) as client:
+            start_together.wait()
+            ask(client, "together")
+
+    for thread in [in_background(one_request) for _ in range(count)]:
+        thread.join()
+
+    assert serial_server.max_generating <= 2
+    # Four holds of at least the latency, two at a time at most: the server was busy at least twice that.
+    assert serial_server.busy_seconds >= count * latency / 2 - 1e-3
+    assert serial_server.completions_served == count
+
+    serial_server.reset_accounting()
+    assert (serial_server.max_generating, serial_server.busy_seconds, serial_server.max_in_flight) == (0, 0.0, 0)
+    with pytest.raises(ValueError, match="slots"):
+        serial_server.configure(slots=-1)
+    assert serial_server.config.slots == 2
+
+
+def test_without_a_slot_limit_generation_is_still_accounted(server: FakeServer, client: openai.OpenAI) -> None:
+    server.configure(latency=0.1)
+
+    ask(client, "zwc.amin")
+    ask(client, "zwc.amin")
+
+    assert server.config.slots == 0
+    assert server.max_generating == 1  # one after the other
+    assert server.busy_seconds >= 2 * 0.1 - 1e-3
+    assert all(record.queued is not None and record.generating is not None for record in server.requests)
+
+
+def test_refused_requests_take_no_slot(serial_server: FakeServer) -> None:
+    with client_for(serial_server) as client, pytest.raises(openai.BadRequestError):
+        ask(client, "x", stream=True)
+
+    [record] = serial_server.requests
+    assert (record.status, record.queued, record.generating) == (400, 0.0, 0.0)
+    assert (serial_server.max_generating, serial_server.busy_seconds) == (0, 0.0)
+
+
+# ---- max_tokens ------------------------------------------------------------------------------------------
+
+CODE_ANSWER = "```python\ndef f():\n    return 1\n```"  # words: ```python, def, f():, return, 1, ```
+
+
+@pytest.fixture
+def code_server() -> Iterator[FakeServer]:
+    with FakeServer(echo_responder(CODE_ANSWER)) as running:
+        yield running
+
+
+@pytest.mark.parametrize(("limit", "content", "finish_reason", "tokens"), [
+    (4, "```python\ndef f():\n    return", "length", 4),
+    (5, "```python\ndef f():\n    return 1", "length", 5),
+    (6, CODE_ANSWER, "stop", 6),
+    (1000, CODE_ANSWER, "stop", 6),
+])
+def test_max_tokens_cuts_the_answer_after_that_many_words(code_server: FakeServer, limit: int, content: str,
+                                                          finish_reason: str, tokens: int) -> None:
+    with client_for(code_server) as client:
+        by_old_name = ask(client, "q", max_tokens=limit)
+        by_new_name = ask(client, "q", max_completion_tokens=limit)
+
+    for completion in (by_old_name, by_new_name):
+        assert completion.choices[0].message.content == content
+        assert completion.choices[0].finish_reason == finish_reason
+        assert completion.usage.completion_tokens == tokens
+
+
+def test_max_tokens_applies_to_each_choice_and_must_be_positive(code_server: FakeServer) -> None:
+    with client_for(code_server) as client:
+        completion = ask(client, "q", max_tokens=2, n=2)
+        with pytest.raises(openai.BadRequestError, match="max_tokens"):
+            ask(client, "q", max_tokens=0)
+
+    assert [choice.message.content for choice in completion.choices] == ["```python\ndef"] * 2
+    assert [choice.finish_reason for choice in completion.choices] == ["length", "length"]
+    assert completion.usage.completion_tokens == 4
+    assert code_server.completions_served == 1
+
+
+# ---- reasoning -------------------------------------------------------------------------------------------
+
+THINKING_ANSWER = "<think>\nthe user wants one\n</think>\n\nreturn 1"  # 8 words, 4 of them reasoning
+
+
+@pytest.fixture
+def thinking_server() -> Iterator[FakeServer]:
+    with FakeServer(echo_responder(THINKING_ANSWER)) as running:
+        yield running
+
+
+def test_without_a_reasoning_field_the_think_block_stays_in_content(thinking_server: FakeServer) -> None:
+    with client_for(thinking_server) as client:
+        completion = ask(client, "q")
+
+    message = completion.choices[0].message
+    assert message.content == THINKING_ANSWER
+    assert message.model_extra == {}  # neither reasoning_content nor reasoning
+    assert completion.usage.completion_tokens == 8
+    assert completion.usage.completion_tokens_details is None
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_a_reasoning_field_takes_the_think_block_out_of_content(thinking_server: FakeServer, field: str) -> None:
+    thinking_server.configure(reasoning_field=field)
+    with client_for(thinking_server) as client:
+        completion = ask(client, "q")
+
+    message = completion.choices[0].message
+    assert message.content == "\n\nreturn 1"  # unstripped, as vLLM's parsers leave it
+    # Not a declared field of the SDK's ChatCompletionMessage: a pydantic extra, readable as an attribute.
+    assert getattr(message, field) == "\nthe user wants one\n"
+    assert message.model_extra == {field: "\nthe user wants one\n"}
+    assert completion.usage.completion_tokens_details.reasoning_tokens == 4
+    assert completion.usage.completion_tokens == 8  # the reasoning (and its tags) included
+    assert completion.choices[0].finish_reason == "stop"
+
+
+def test_reasoning_field_edge_cases_no_block_and_a_block_cut_off(thinking_server: FakeServer) -> None:
+    thinking_server.configure(reasoning_field="reasoning_content")
+    with client_for(thinking_server) as client:
+        cut_inside = ask(client, "q", max_tokens=3)
+        thinking_server.set_responder(echo_responder("return 1"))
+        no_block = ask(client, "q")
+        thinking_server.inject("empty")
+        empty = ask(client, "q")
+
+    message = cut_inside.choices[0].message
+    assert (message.content, message.reasoning_content) == (None, "\nthe user")
+    assert cut_inside.choices[0].finish_reason == "length"
+    assert (cut_inside.usage.completion_tokens, cut_inside.usage.completion_tokens_details.reasoning_tokens) == (3, 2)
+    assert (no_block.choices[0].message.content, no_block.choices[0].message.reasoning_content) == ("return 1", None)
+    assert no_block.usage.completion_tokens_details.reasoning_tokens == 0
+    assert (empty.choices[0].message.content, empty.choices[0].message.reasoning_content) == ("", None)
+    with pytest.raises(ValueError, match="reasoning_field"):
+        thinking_server.configure(reasoning_field="thoughts")
+
+
+# ---- context length --------------------------------------------------------------------------------------
+
+def test_a_request_over_the_context_length_gets_vllms_400(server: FakeServer, client: openai.OpenAI) -> None:
+    server.configure(context_length=50)
+    server.inject("rate_limit")  # refused before faults: the refusal is the same every time
+
+    with pytest.raises(openai.BadRequestError) as raised:
+        ask(client, "solve zwc.amin in three words", max_tokens=46)  # 5 + 46 words
+
+    error = raised.value
+    expected = ("This model's maximum context length is 50 tokens. However, you requested 51 tokens "
+                "(5 in the messages, 46 in the completion). Please reduce the length of the messages or completion.")
+    assert error.message == f"Error code: 400 - {expected}"
+    assert error.body == {"object": "error", "message": expected, "type": "BadRequestError", "param": None,
+                          "code": 400}
+    assert (error.status_code, error.code, error.type) == (400, "400", "BadRequestError")
+    assert server.faults_pending == 1
+    assert (server.completion_attempts, server.completions_served) == (1, 0)
+    [record] = server.requests
+    assert (record.status, record.fault) == (400, None)
+
+    server.clear_faults()
+    fits = ask(client, "solve zwc.amin in three words", max_tokens=45)
+    assert fits.choices[0].message.content == "first answer"  # the refusal took no sample
+
+
+def test_without_max_tokens_only_the_context_left_limits_the_answer(server: FakeServer,
+                                                                    client: openai.OpenAI) -> None:
+    prompt = "zwc.amax: a question of five"  # 5 words
+    server.configure(context_length=7)
+    shortened = ask(client, prompt)  # 2 words left for "the amax answer"
+    server.configure(context_length=5)
+    with pytest.raises(openai.BadRequestError) as raised:
+        ask(client, prompt)  # no room left for a single word
+
+    assert (shortened.choices[0].message.content, shortened.choices[0].finish_reason) == ("the amax", "length")
+    assert raised.value.message == ("Error code: 400 - This model's maximum context length is 5 tokens. However, "
+                                    "you requested 5 tokens in the messages, Please reduce the length of the messages.")
+
+
 # ---- probability_responder ----------------------------------------------------------------------------
 
 def draws(respond, prompt: str, count: int) -> list[str]:
@@ -395,4 +676,15 @@ def test_command_line_server_answers_logs_and_stops_on_sigterm(tmp_path: Path) -
     assert [(line["prompt"], line["status"], line["fault"]) for line in lines] == [
         ("zwc.amax", 500, "server_error"), ("zwc.amax", 200, None)]
     assert all(line["path"] == "/v1/chat/completions" for line in lines)
+    assert all(line["queued"] is None and line["generating"] is None for line in lines)  # logged on arrival
+
+
+def test_command_line_flags_set_slots_reasoning_field_and_context_length() -> None:
+    config = config_from_args(parse_args(["--slots", "1", "--reasoning-field", "reasoning",
+                                          "--context-length", "4096", "--latency", "0.5"]))
+
+    assert (config.slots, config.reasoning_field, config.context_length, config.latency) == (1, "reasoning", 4096, 0.5)
+    assert config_from_args(parse_args([])) == ServerConfig()
+    with pytest.raises(SystemExit):
+        parse_args(["--reasoning-field", "thoughts"])
 

@@ -10,13 +10,15 @@ import pytest
 from pytest_sebench.model.broker import AnswerBroker, AnswerRequest
 from pytest_sebench.model.cache import AnswerCache, answer_key
 from pytest_sebench.model.client import ChatClient, Counters, RequestFailed, Sampling, ServerUnusable
+from pytest_sebench.model.pacing import Window
 from pytest_sebench.testing import FakeServer, ServerConfig, echo_responder, table_responder
 
 
 def client_for(*urls: str, retries: int = 3, timeout: float = 5.0, counters: Counters | None = None,
-               model: str = "fake-model") -> ChatClient:
-    return ChatClient(base_urls=urls, api_key="secret-key", model=model, sampling=Sampling(),
-                      timeout=timeout, retries=retries, backoff=0.01, counters=counters)
+               model: str = "fake-model", window: Window | None = None,
+               sampling: Sampling = Sampling()) -> ChatClient:
+    return ChatClient(base_urls=urls, api_key="secret-key", model=model, sampling=sampling,
+                      timeout=timeout, retries=retries, backoff=0.01, counters=counters, window=window)
 
 
 def complete(client: ChatClient, prompt: str = "hello"):
@@ -111,12 +113,12 @@ def requests_for(count: int) -> list[AnswerRequest]:
 
 def make_broker(server, tmp_path, concurrency: int, run: str | None = None) -> AnswerBroker:
     cache = AnswerCache(tmp_path / "cache", run or uuid.uuid4().hex)
-    return AnswerBroker(lambda: client_for(server.base_url), cache, concurrency)
+    return AnswerBroker(lambda window: client_for(server.base_url, window=window), cache, concurrency)
 
 
-def test_broker_keeps_c_requests_in_flight_and_asks_each_once(tmp_path):
+def test_broker_opens_its_window_to_c_against_a_parallel_server_and_asks_each_once(tmp_path):
     answers = {f"problem {i};": f"answer {i}" for i in range(40)}
-    with FakeServer(table_responder(answers), ServerConfig(latency=0.2)) as server:
+    with FakeServer(table_responder(answers), ServerConfig(latency=0.3)) as server:
         broker = make_broker(server, tmp_path, concurrency=8)
         requests = requests_for(40)
         broker.start(requests)
@@ -124,7 +126,9 @@ def test_broker_keeps_c_requests_in_flight_and_asks_each_once(tmp_path):
         broker.close()
         assert texts == [f"answer {i}" for i in range(40)]
         assert server.completion_attempts == 40
-        assert server.max_in_flight == 8
+        # as fast with 8 in flight as with 1: the window grows to C (and never past it)
+        assert 6 <= server.max_in_flight <= 8
+        assert broker.counters.peak == server.max_in_flight
 
 
 def test_second_run_reads_the_cache(tmp_path):

@@ -45,7 +45,9 @@ VALID: dict[str, tuple[str, Any]] = {
     "backoff": ("0.5", 0.5),
     "cache": ("off", "off"),
     "sandbox": ("docker", "docker"),
-    "progress": ("off", "off"),
+    "progress": ("on", "live"),
+    "progress-interval": ("5", 5.0),
+    "report-responses": ("failed", "failed"),
     "baseline": ("last.json", "last.json"),
     "baseline-force": ("yes", True),
     "alpha": ("0.01", 0.01),
@@ -283,7 +285,7 @@ BAD_VALUES = [
     ("max-drop", "101", "percentage points"),
     ("regressions", "warn", "expected one of fail, report"),
     ("baseline-force", "maybe", "expected true or false"),
-    ("progress", "always", "expected one of auto, on, off"),
+    ("progress", "always", "expected one of auto, live, lines, off, on"),
 ]
 SOURCE_TEXT = {"cli": "(from the command line)", "env": "(from environment variable {env})",
                "ini": "(from ini key {ini} in /project/pytest.ini)"}

@@ -21,11 +21,13 @@ NO_CODE = "no_code"
 WRONG_VALUE = "wrong_value"
 TIMEOUT = "timeout"
 EXCEPTION = "exception"
-CLASSES = (HALLUCINATED_NAME, ARRAY_HABIT, NUMPY_USE, NO_CODE, WRONG_VALUE, TIMEOUT, EXCEPTION)
+TRUNCATED = "truncated"  # no usable code because the answer was cut at max_tokens
+CLASSES = (HALLUCINATED_NAME, ARRAY_HABIT, NUMPY_USE, NO_CODE, TRUNCATED, WRONG_VALUE, TIMEOUT, EXCEPTION)
 
 # Which reference category each class refines (the summary nests them this way).
 PARENT = {HALLUCINATED_NAME: EXE_ERROR, ARRAY_HABIT: EXE_ERROR, TIMEOUT: EXE_ERROR,
-          EXCEPTION: EXE_ERROR, WRONG_VALUE: RESULT_ERROR, NUMPY_USE: NUMPY, NO_CODE: WITHOUT_LIBRARY}
+          EXCEPTION: EXE_ERROR, WRONG_VALUE: RESULT_ERROR, NUMPY_USE: NUMPY, NO_CODE: WITHOUT_LIBRARY,
+          TRUNCATED: WITHOUT_LIBRARY}
 
 _ENDED_BY_TIME = ("Timeout", "StartupTimeout")
 
@@ -43,8 +45,9 @@ def classify(sample: dict[str, Any], library: str) -> str | None:
     if category == NUMPY:
         return NUMPY_USE
     if category == WITHOUT_LIBRARY:
-        # No fenced block, or code that never calls the library: in both cases nothing to run.
-        return NO_CODE
+        # No fenced block, or code that never calls the library: in both cases nothing to run. When
+        # the server cut the answer at max_tokens, that is the likelier story (the block never closed).
+        return TRUNCATED if (sample.get("answer") or {}).get("finish_reason") == "length" else NO_CODE
     if category == RESULT_ERROR:
         return WRONG_VALUE
     return _classify_exception(first_error(sample), library)

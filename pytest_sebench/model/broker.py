@@ -1,11 +1,13 @@
-"""Keep the model server busy: prefetch answers with C requests in flight for the whole run.
+"""Keep the model server busy: prefetch answers, in item order, as many at once as the server sustains.
 
 Each process (the only one with ``-n0``, or each xdist worker) runs an asyncio loop in a background
-thread with ``ceil(C / workers)`` fetchers. The fetchers walk the run's requests in item order and
-*claim* each one in the shared :class:`AnswerCache` before asking, so across workers about C requests
-are in flight, none is sent twice, and only the selected items are asked for. An item that needs an
-answer another process claimed waits for it to appear in the cache (or takes the claim over if that
-process died). When the server is unusable, everything still waiting fails at once with the cause.
+thread. Its dispatcher walks the run's requests in item order and *claims* each one in the shared
+:class:`AnswerCache` before asking, so no request is sent twice across workers and only the selected
+items are asked for. How many are in flight is the process's adaptive window (``pacing.py``, at most
+``ceil(C / workers)``); an item that waits for its answer now goes before the prefetched ones. An item
+that needs an answer another process claimed waits for it to appear in the cache (or takes the claim
+over if that process died). When the server is unusable, everything still waiting fails at once with
+the cause; when it refuses every request the same way, the run stops (``ServerRefusesAll``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,15 @@ from typing import Any, Callable
 
 from . import progress
 from .cache import AnswerCache
-from .client import ChatClient, Completion, Counters, RequestFailed, ServerUnusable
+from .client import (ChatClient, Completion, Counters, Refused, RequestFailed, ServerRefusesAll,
+                     ServerUnusable)
+from .pacing import IN_ORDER, URGENT, Window
 
 FATAL_KEY = "server-unusable"  # failure marker every process checks
+REFUSED_KEY = "server-refuses-all"  # ... and the one that stops the run
 POLL_SECONDS = 0.05
+STAGGER_SECONDS = 0.01  # between two requests handed out at once
+SAME_REFUSALS_TO_STOP = 3  # identical refusals in a row, with no answer between them
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,19 @@ class Answer:
 
 
 class AnswerBroker:
-    def __init__(self, client_factory: Callable[[], ChatClient], cache: AnswerCache,
-                 concurrency: int, counters: Counters | None = None) -> None:
+    def __init__(self, client_factory: Callable[[Window], ChatClient], cache: AnswerCache,
+                 concurrency: int, counters: Counters | None = None,
+                 advice: Callable[[Refused], str] = lambda refusal: "") -> None:
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.counters = counters or Counters()
+        self.window: Window | None = None  # made in the loop's thread (asyncio futures live there)
         self._client_factory = client_factory
+        self._advice = advice
+        self._refusals: tuple[str, int] = ("", 0)  # the last refusal's pattern, and how often in a row
+        # Refusals not yet told to the items: until an answer arrives or the refusals stop the run,
+        # one of them may be the first of many (then only the stop is told, not an error per item).
+        self._held: list[tuple[str, str]] = []
         self._client: ChatClient | None = None
         self._requests: list[AnswerRequest] = []
         self._cursor = 0
@@ -56,7 +70,6 @@ class AnswerBroker:
         self._started = False
         self._stopping = False
         self._prefetching: Any = None
-        self._slots: asyncio.Semaphore | None = None  # C requests at most, the items' own included
         self._progress = progress.snapshot_dir(cache.run_id)
         self._present = 0  # requests already answered in the cache when asking began
 
@@ -96,9 +109,11 @@ class AnswerBroker:
             self._thread.join(timeout=10)
             self._loop.close()
             self._started = False
+            self._release_held()
             for key in self._claimed:
-                if self.cache.get(key) is None:
+                if self.cache.get(key) is None and self.cache.failure(key) is None:
                     self.cache.release(key)  # a waiting worker takes it over at once
+            self.note_window()
             progress.write_snapshot(self._progress, progress.process_name(), self._snapshot())  # final
 
     # -- what items call (any thread) --------------------------------------------------------------
@@ -113,12 +128,15 @@ class AnswerBroker:
             if not self.cache.holder_alive(request.key):
                 # Nobody alive is asking (not reached yet, or its owner died): ask now, ahead of the walk.
                 if self._try_claim(request.key):
-                    future = asyncio.run_coroutine_threadsafe(self._fetch(request), self._loop)
+                    future = asyncio.run_coroutine_threadsafe(self._fetch(request, URGENT), self._loop)
                     future.result()
                     continue
             time.sleep(POLL_SECONDS)
 
     def _raise_if_failed(self, key: str) -> None:
+        refused = self.cache.failure(REFUSED_KEY)
+        if refused:
+            raise ServerRefusesAll(refused)
         fatal = self._fatal or self.cache.failure(FATAL_KEY)
         if fatal:
             raise ServerUnusable(fatal)
@@ -130,12 +148,35 @@ class AnswerBroker:
 
     async def _prefetch(self) -> None:
         try:
-            self._client = self._client_factory()
-            await asyncio.gather(*(self._fetcher() for _ in range(self.concurrency)))
+            self._client = self._client_factory(self._window())
+            running: set[asyncio.Task[None]] = set()
+            # One request is handed out per free place in the window, in item order; each runs as
+            # its own task (the window, not the number of tasks, bounds what is in flight).
+            while (request := await self._next_in_window()) is not None:
+                task = asyncio.ensure_future(self._ask(request, IN_ORDER))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                # let it take its place and reach the server before the next: requests sent in one
+                # burst would race each other there, and a queueing server answers in arrival order
+                await asyncio.sleep(STAGGER_SECONDS)
+            await asyncio.gather(*running)
+            self._release_held()  # nothing more to ask: what was refused is refused
         except ServerUnusable as error:
             self._declare_fatal(str(error))
         except Exception as error:  # a bug or a broken setup: items must still end, as errors
             self._declare_fatal(f"the request broker failed: {type(error).__name__}: {error}")
+
+    def _window(self) -> Window:
+        if self.window is None:
+            self.window = Window(self.concurrency)
+        return self.window
+
+    async def _next_in_window(self) -> AnswerRequest | None:
+        """The next request to prefetch, once the window has room for it (None: nothing left)."""
+        window = self._window()
+        while window.in_flight >= window.limit or window.has_waiters():
+            await window.changed()
+        return self._next_unclaimed()
 
     def _next_unclaimed(self) -> AnswerRequest | None:
         while self._cursor < len(self._requests) and self._fatal is None and not self._stopping:
@@ -154,34 +195,50 @@ class AnswerBroker:
             self._claimed.add(key)
             return True
 
-    async def _fetcher(self) -> None:
-        while (request := self._next_unclaimed()) is not None:
-            await self._fetch(request)
-
-    async def _fetch(self, request: AnswerRequest) -> None:
+    async def _fetch(self, request: AnswerRequest, priority: int) -> None:
         if self._client is None:
-            self._client = self._client_factory()
-        self._asked.add(request.key)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
-        async with self._slots:
-            await self._ask(request)
+            self._client = self._client_factory(self._window())
+        await self._ask(request, priority)
 
-    async def _ask(self, request: AnswerRequest) -> None:
+    async def _ask(self, request: AnswerRequest, priority: int) -> None:
         assert self._client is not None
-        self.counters.in_flight += 1
+        self._asked.add(request.key)
         try:
-            completion = await self._client.complete(request.prompt)
+            completion = await self._client.complete(request.prompt, priority)
         except ServerUnusable as error:
             self._declare_fatal(str(error))
+        except Refused as error:
+            self.counters.failed += 1
+            self._held.append((request.key, f"{request.label}: {error}"))
+            self._count_refusal(error)
         except RequestFailed as error:
             self.counters.failed += 1
             self.cache.fail(request.key, f"{request.label}: {error}")
         else:
             self.cache.put(request.key, completion)
             self.counters.done += 1
-        finally:
-            self.counters.in_flight -= 1
+            self._refusals = ("", 0)
+            self._release_held()  # the server does answer: those were refusals of their own
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        for key, reason in held:
+            self.cache.fail(key, reason)
+
+    def _count_refusal(self, refusal: Refused) -> None:
+        """Stop the run when the server keeps refusing our requests for the same reason."""
+        pattern, times = self._refusals
+        times = times + 1 if refusal.pattern() == pattern else 1
+        self._refusals = (refusal.pattern(), times)
+        if times >= SAME_REFUSALS_TO_STOP and self._fatal is None:
+            reason = (f"the model server refused {times} requests in a row the same way, so no more "
+                      f"were sent: {refusal}")
+            advice = self._advice(refusal)
+            self.cache.fail(REFUSED_KEY, f"{reason.rstrip('.')}. {advice}" if advice else reason)
+            self._declare_fatal(reason)
+        elif self._fatal is None and self.window is not None and self.window.in_flight == 0 and \
+                (self._stopping or self._cursor >= len(self._requests)):
+            self._release_held()  # too few requests left to tell a pattern: each is its item's error
 
     async def _report_progress(self) -> None:
         """This process's counts for the live display, rewritten at most every SNAPSHOT_SECONDS."""
@@ -197,8 +254,18 @@ class AnswerBroker:
                 written = snapshot
             await asyncio.sleep(progress.SNAPSHOT_SECONDS)
 
+    def note_window(self) -> None:
+        """Put the window's figures in the counters (they are read at the end, and by the display)."""
+        if self.window is not None:
+            stats = self.window.stats()
+            # a window wider than it was ever filled says nothing about the server: report what was used
+            self.counters.limit, self.counters.ceiling, self.counters.peak = \
+                min(stats.limit, stats.peak), stats.ceiling, stats.peak
+
     def _snapshot(self) -> dict[str, int]:
-        return {**self.counters.to_json(), "in_flight": self.counters.in_flight,
+        self.note_window()
+        in_flight = self.window.in_flight if self.window is not None else 0  # sent, not yet answered
+        return {**self.counters.to_json(), "in_flight": in_flight,
                 "planned": len(self._requests), "present": self._present}
 
     def _declare_fatal(self, reason: str) -> None:

@@ -73,6 +73,10 @@ class AnswerCache:
     def _claim_path(self, key: str) -> Path:
         return self.root / "claims" / key
 
+    def run_folder(self, name: str) -> Path:
+        """A folder of this run's own, shared by its processes (not created here)."""
+        return self.root / name / self.run_id
+
     def _failure_path(self, key: str) -> Path:
         return self.root / "failures" / self.run_id / key
 

@@ -1,9 +1,14 @@
-"""Ask an OpenAI-compatible server (vLLM, SGLang, ...) for one completion, surviving its hiccups.
+"""Ask an OpenAI-compatible server (vLLM, SGLang, llama.cpp, ...) for one completion, surviving its
+hiccups.
 
 Retries are ours (the SDK's are turned off) so that every fault class is handled in one place:
 429 waits for ``Retry-After``; 5xx, timeouts, dropped connections and malformed bodies back off
 exponentially with full jitter; other 4xx answers are final. An empty completion is an answer.
 Several base URLs share the load round-robin. The API key is never logged or stored.
+
+Each attempt takes a place in the process's concurrency window and is timed by the endpoint's clock
+(``pacing.py``): the SDK's own timeout is off for completions, so that time spent queued inside the
+server behind our own earlier requests is not counted against a request.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .pacing import IN_ORDER, EndpointClock, Window
+
 MAX_BACKOFF_SECONDS = 60.0
+PUSHBACK_STATUSES = (429, 503)  # the server says it has too much: the window halves
 
 
 @dataclass(frozen=True)
@@ -29,24 +38,30 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Completion:
-    text: str
+    text: str  # the message content as the server sent it (inline <think> blocks included)
     prompt_tokens: int | None
     completion_tokens: int | None
     latency: float  # seconds for the successful attempt
     attempts: int
     endpoint: str  # host:port that answered (never the key)
     served_model: str | None
+    finish_reason: str | None = None  # "stop"; "length" when cut at max_tokens
+    reasoning: str | None = None  # a reasoning parser's separate field (vLLM, SGLang), if any
+    reasoning_tokens: int | None = None  # as the server counts them (usage.completion_tokens_details)
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "latency": round(self.latency, 4),
-                "attempts": self.attempts, "endpoint": self.endpoint, "served_model": self.served_model}
+                "attempts": self.attempts, "endpoint": self.endpoint, "served_model": self.served_model,
+                "finish_reason": self.finish_reason, "reasoning": self.reasoning,
+                "reasoning_tokens": self.reasoning_tokens}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Completion":
         return cls(str(data["text"]), data.get("prompt_tokens"), data.get("completion_tokens"),
                    float(data.get("latency", 0.0)), int(data.get("attempts", 1)),
-                   str(data.get("endpoint", "")), data.get("served_model"))
+                   str(data.get("endpoint", "")), data.get("served_model"), data.get("finish_reason"),
+                   data.get("reasoning"), data.get("reasoning_tokens"))
 
 
 class RequestFailed(Exception):
@@ -57,15 +72,36 @@ class ServerUnusable(RequestFailed):
     """No request can be answered: unreachable, or refusing us (401/403/404). Stop asking."""
 
 
+class ServerRefusesAll(ServerUnusable):
+    """The server refuses every request the same way (say, prompt + max_tokens exceed its context):
+    a setting of ours must change, so the run stops with one message instead of an error per item."""
+
+
+class Refused(RequestFailed):
+    """A final 4xx answer to one request (400 and the like), with the server's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the model server rejected the request ({status}): {_short(message)}")
+        self.status = status
+        self.message = message
+
+    def pattern(self) -> str:
+        """The message with its numbers blanked: one prompt's token count differs from the next's."""
+        return f"{self.status}:" + re.sub(r"\d+", "#", self.message)
+
+
 @dataclass
 class Counters:
     """What the summary shows about requests (summed over xdist workers)."""
 
     done: int = 0
-    in_flight: int = 0
     retried: int = 0
     failed: int = 0
     cached: int = 0  # answers an item used that this process did not ask for
+    abandoned: int = 0  # attempts given up after --sebench-request-timeout (then retried)
+    limit: int = 0  # the concurrency window now (summed over processes)
+    ceiling: int = 0  # its ceiling (summed: --sebench-concurrency)
+    peak: int = 0  # most requests in flight at once (summed over processes: an upper bound)
 
     def add(self, other: dict[str, int]) -> None:
         """Add another process's ``to_json()``."""
@@ -73,14 +109,22 @@ class Counters:
         self.retried += int(other.get("retried", 0))
         self.failed += int(other.get("failed", 0))
         self.cached += int(other.get("cached", 0))
+        self.abandoned += int(other.get("abandoned", 0))
+        self.limit += int(other.get("limit", 0))
+        self.ceiling += int(other.get("ceiling", 0))
+        self.peak += int(other.get("peak", 0))
 
     def to_json(self) -> dict[str, int]:
         return {"answered": self.done, "retried": self.retried, "failed": self.failed,
-                "cached": self.cached}
+                "cached": self.cached, "abandoned": self.abandoned, "limit": self.limit,
+                "ceiling": self.ceiling, "peak": self.peak}
 
     def line(self) -> str:
-        return (f"requests: {self.done} answered, {self.retried} retried, {self.failed} failed; "
-                f"{self.cached} answers taken from the cache or another worker")
+        window = (f"; concurrency settled at {self.limit} of at most {self.ceiling} (peak {self.peak})"
+                  if self.ceiling else "")
+        return (f"requests: {self.done} answered, {self.retried} retried, {self.failed} failed, "
+                f"{self.abandoned} abandoned after a timeout; {self.cached} answers taken from the "
+                f"cache or another worker{window}")
 
 
 def endpoint_label(base_url: str) -> str:
@@ -95,16 +139,21 @@ class ChatClient:
 
     def __init__(self, *, base_urls: tuple[str, ...], api_key: str | None, model: str,
                  sampling: Sampling, timeout: float, retries: int, backoff: float,
-                 counters: Counters | None = None, sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 counters: Counters | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
+                 window: Window | None = None, clock: EndpointClock | None = None) -> None:
         import openai  # heavy: only when a served model is really asked
 
         self.openai = openai
         self.model = model
         self.sampling = sampling
+        self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.counters = counters or Counters()
+        self.window = window or Window(ceiling=1_000_000)
+        self.clock = clock or EndpointClock(None)
         self._sleep = sleep
+        # The SDK's timeout covers the short calls (the model list); completions are timed by the clock.
         self._clients = [openai.AsyncOpenAI(base_url=url, api_key=api_key or "EMPTY", timeout=timeout,
                                             max_retries=0) for url in base_urls]
         self._labels = [endpoint_label(url) for url in base_urls]
@@ -130,17 +179,13 @@ class ChatClient:
         ids = [model.id for model in page.data]
         return self.model if self.model in ids else (ids[0] if ids else None)
 
-    async def complete(self, prompt: str) -> Completion:
+    async def complete(self, prompt: str, priority: int = IN_ORDER) -> Completion:
         last_error = "no attempt made"
         unreachable = True  # every attempt failed to connect: the server is gone, not busy
         for attempt in range(self.retries + 1):
             index = next(self._next)
-            started = time.monotonic()
             try:
-                response = await self._clients[index].chat.completions.create(
-                    model=self.model, messages=[{"role": "user", "content": prompt}],
-                    temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens)
-                return self._completion(response, time.monotonic() - started, attempt + 1, index)
+                return await self._attempt(prompt, index, attempt + 1, priority)
             except Exception as error:  # classified below; anything unknown is retried
                 wait, last_error = self._classify(error, attempt)
                 unreachable = unreachable and isinstance(error, self.openai.APIConnectionError) and not \
@@ -153,22 +198,58 @@ class ChatClient:
                                  f"{self.retries + 1} attempts: {last_error}")
         raise RequestFailed(f"gave up after {self.retries + 1} attempts: {last_error}")
 
+    async def _attempt(self, prompt: str, index: int, attempts: int, priority: int) -> Completion:
+        """One request in one place of the window, abandoned when its endpoint's clock runs out."""
+        label = self._labels[index]
+        await self.window.acquire(priority)
+        sent_with, started = self.window.in_flight, time.monotonic()
+        task = asyncio.ensure_future(self._clients[index].chat.completions.create(
+            model=self.model, messages=[{"role": "user", "content": prompt}],
+            temperature=self.sampling.temperature, max_tokens=self.sampling.max_tokens, timeout=None))
+        try:
+            if not await self.clock.wait(task, label, self.timeout):
+                task.cancel()
+                self.counters.abandoned += 1
+                raise _Abandoned(f"no answer from {label} for {self.timeout:g} s")
+            response = task.result()
+            self.clock.answered(label)
+            completion = self._completion(response, time.monotonic() - started, attempts, index)
+        except BaseException:
+            if not task.done():
+                task.cancel()
+            raise
+        finally:
+            self.window.release()
+        self.window.answered(completion.latency, completion.completion_tokens, sent_with)
+        return completion
+
     def _completion(self, response: Any, latency: float, attempts: int, index: int) -> Completion:
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             raise _Malformed("the response has no choices[0].message")
-        usage = getattr(response, "usage", None)
-        return Completion(text=choices[0].message.content or "",
+        message, usage = choices[0].message, getattr(response, "usage", None)
+        details = getattr(usage, "completion_tokens_details", None)
+        # vLLM's reasoning parsers: "reasoning_content" (older releases), "reasoning" (newer); SGLang
+        # uses the first. The SDK keeps fields it does not know as attributes.
+        reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+        return Completion(text=message.content or "",
                           prompt_tokens=getattr(usage, "prompt_tokens", None),
                           completion_tokens=getattr(usage, "completion_tokens", None),
                           latency=latency, attempts=attempts, endpoint=self._labels[index],
-                          served_model=getattr(response, "model", None))
+                          served_model=getattr(response, "model", None),
+                          finish_reason=getattr(choices[0], "finish_reason", None),
+                          reasoning=reasoning if isinstance(reasoning, str) and reasoning else None,
+                          reasoning_tokens=getattr(details, "reasoning_tokens", None))
 
     def _classify(self, error: Exception, attempt: int) -> tuple[float, str]:
         """How long to wait before the next attempt, and what went wrong; raises when it is final."""
         openai = self.openai
         backoff = random.uniform(0, min(MAX_BACKOFF_SECONDS, self.backoff * 2 ** attempt))
+        if isinstance(error, _Abandoned):
+            self.window.pushed_back()
+            return backoff, f"the request timed out ({error})"
         if isinstance(error, openai.RateLimitError):
+            self.window.pushed_back()
             return _retry_after(error) or backoff, "rate limited (429)"
         if isinstance(error, openai.APITimeoutError):
             return backoff, "the request timed out"
@@ -176,18 +257,31 @@ class ChatClient:
             return backoff, f"connection failed: {_cause(error)}"
         if isinstance(error, openai.APIStatusError):
             status = error.status_code
+            if status in PUSHBACK_STATUSES:
+                self.window.pushed_back()
             if status >= 500:
-                return backoff, f"server error ({status})"
+                return _retry_after(error) or backoff, f"server error ({status})"
             if status in (401, 403, 404):
                 raise ServerUnusable(f"the model server refused the request ({status}): "
                                      f"{_short(error.message)}") from None
-            raise RequestFailed(f"the model server rejected the request ({status}): "
-                                f"{_short(error.message)}") from None
+            raise Refused(status, _server_message(error)) from None
         return backoff, f"malformed response: {_short(str(error)) or type(error).__name__}"
+
+
+class _Abandoned(Exception):
+    """Our own timeout of one attempt (see EndpointClock)."""
 
 
 class _Malformed(Exception):
     pass
+
+
+def _server_message(error: Any) -> str:
+    """The server's own words (the SDK's ``message`` prefixes "Error code: 400 - " and a dump)."""
+    body = getattr(error, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(getattr(error, "message", "") or error)
 
 
 def _retry_after(error: Any) -> float | None:

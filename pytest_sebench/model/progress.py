@@ -1,4 +1,5 @@
-"""A live display of the model requests (answered / in flight / retried / failed) under pytest's output.
+"""Progress of the model requests: the live display (answered / in flight / retried / failed) drawn
+under pytest's output, and what it shares with the progress lines of logs (``progress_lines.py``).
 
 Requests are made where answers are needed (the only process with ``-n0``, or each xdist worker), but
 only the controller may draw. So every asking process writes a small JSON snapshot of its counters to
@@ -9,6 +10,9 @@ that is how the workers know snapshots are wanted, with no setting passed to the
 pytest keeps writing its own progress meanwhile. Its terminal writer's file is swapped for
 :class:`_Router`, which prints finished lines through the live console (above the display) and shows
 the unfinished line (the dots of the current file) at the top of the live area, so nothing interleaves.
+
+Where nothing can animate (a CI log, a pipe, ``-q``), :func:`start_progress` starts the progress lines
+instead: the same snapshots, the same router, one plain line every ``--sebench-progress-interval``.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
 
 import pytest
+
+if TYPE_CHECKING:
+    from .progress_lines import ProgressLines
 
 SNAPSHOT_SECONDS = 0.5  # how often a process writes its counts (when they changed)
 REFRESH_SECONDS = 0.25  # how often the display reads them and redraws
@@ -71,18 +78,23 @@ class Totals:
     failed: int = 0
     planned: int = 0  # requests of the run
     to_ask: int = 0  # planned minus those already in the cache: what the bar counts up to
+    limit: int = 0  # the concurrency the processes have adapted to, summed: each adapts its own
+    abandoned: int = 0  # requests abandoned after --sebench-request-timeout (then retried)
 
     @classmethod
     def of(cls, snapshots: Iterable[dict[str, Any]]) -> "Totals":
         snapshots = list(snapshots)
-        sums = [sum(int(s.get(field, 0)) for s in snapshots)
-                for field in ("answered", "in_flight", "retried", "failed")]
+
+        def total(field: str) -> int:  # fields an older snapshot lacks count as 0
+            return sum(int(s.get(field, 0)) for s in snapshots)
+
         # Every xdist worker plans the whole selection (the claims split it), so "planned" is a
         # maximum, not a sum. Each counts the answers already cached when it starts; the earliest
         # one saw the fewest answers of this run among them, so the largest remainder is the best.
         planned = max((int(s.get("planned", 0)) for s in snapshots), default=0)
         to_ask = max((int(s.get("planned", 0)) - int(s.get("present", 0)) for s in snapshots), default=0)
-        return cls(*sums, planned, max(0, to_ask))
+        return cls(total("answered"), total("in_flight"), total("retried"), total("failed"), planned,
+                   max(0, to_ask), total("limit"), total("abandoned"))
 
     def text(self) -> str:
         cached = self.planned - self.to_ask  # shown only when there are some: 80 columns are few
@@ -90,12 +102,55 @@ class Totals:
                 f"{self.retried} retried · {self.failed} failed" + (f" · {cached} cached" if cached else ""))
 
 
-def wanted(choice: str, config: pytest.Config, stream: Any) -> bool:
+def resolve_mode(choice: str, config: pytest.Config, stream: Any) -> str:
+    """``live``, ``lines`` or ``off`` for ``--sebench-progress`` (``auto|live|lines|off``).
+
+    ``auto`` animates only where that is welcome (a terminal, not CI, not ``-q``, not pdb, which
+    needs the terminal) and prints lines elsewhere, so a CI log is never silent for minutes. A
+    ``live`` that turns out unable to animate falls back to lines in :func:`start_progress`.
+    """
     if choice != "auto":
-        return choice == "on"
+        return choice
     is_terminal = getattr(stream, "isatty", None)
-    return (bool(is_terminal and is_terminal()) and not os.environ.get("CI")
-            and config.get_verbosity() >= 0 and not config.getoption("usepdb", False))  # pdb: our terminal
+    animate = (bool(is_terminal and is_terminal()) and not os.environ.get("CI")
+               and config.get_verbosity() >= 0 and not config.getoption("usepdb", False))
+    return "live" if animate else "lines"
+
+
+def start_progress(config: pytest.Config, choice: str, run_id: str, interval: float,
+                   graded: Callable[[], int],
+                   selected: Callable[[], int | None]) -> "ProgressDisplay | ProgressLines | None":
+    """Start what ``choice`` resolves to, in the controller (or the only process): the live display,
+    the progress lines (``graded()`` items finished of ``selected()``, learnt after collection), or
+    nothing (``None``). Both have ``stop()``, which must run before the terminal summary."""
+    if config.pluginmanager.get_plugin("terminalreporter") is None:  # -p no:terminal
+        return None
+    mode = resolve_mode(choice, config, config.get_terminal_writer()._file)  # see ProgressDisplay
+    if mode == "off":
+        return None
+    if mode == "live" and (display := ProgressDisplay.start(config, run_id)) is not None:
+        return display
+    from .progress_lines import ProgressLines  # here: it imports this module
+
+    return ProgressLines.start(config, run_id, interval, graded, selected)
+
+
+def own_stream(raw: Any) -> TextIO | None:
+    """Our own copy of the descriptor pytest's output goes to (see :class:`_Router`), or ``None``
+    when it is not a real file (an in-process pytester run)."""
+    try:
+        return os.fdopen(os.dup(raw.fileno()), "w", encoding=getattr(raw, "encoding", None) or "utf-8",
+                         errors="replace")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def remove_snapshots(directory: Path) -> None:
+    """Remove the snapshot folder, so the asking processes stop writing (see :func:`write_snapshot`)."""
+    for _ in range(3):  # a -n0 broker may write one more snapshot while this removes the folder
+        shutil.rmtree(directory, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        directory.parent.rmdir()  # the run's scratch folder, unless the answer cache uses it
 
 
 class _Router:
@@ -116,6 +171,7 @@ class _Router:
         from rich.text import Text
         with self.lock:
             if self.console is None:
+                self._flush_raw()
                 self.out.write(text)
             else:  # an OSC sequence is invisible but would be shown as text: drop it while live
                 text = _OSC.sub("", text)
@@ -128,6 +184,23 @@ class _Router:
     def flush(self) -> None:
         if self.console is None:
             self.out.flush()
+
+    def interject(self, line: str) -> None:
+        """Print one whole line of ours (not live) without breaking pytest's unfinished one: end it,
+        print ours, then write it again, so the terminal's current line is what pytest thinks it is
+        (it counts its width to place the ``[ 42%]`` column)."""
+        with self.lock:
+            self._flush_raw()
+            pending = _OSC.sub("", self.pending)
+            self.out.write(("\n" if pending else "") + line + "\n" + pending)
+            self.out.flush()
+
+    def _flush_raw(self) -> None:
+        """What was written to the real file around pytest's writer (a test's print() with ``-s``)
+        goes out before what comes through ``out``, as it would have without us."""
+        if self.raw is not None and self.raw is not self.out:
+            with contextlib.suppress(OSError, ValueError):
+                self.raw.flush()
 
     def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno, ...: the real terminal's
         return getattr(self.raw, name)
@@ -147,22 +220,17 @@ class ProgressDisplay:
         self.thread = threading.Thread(target=self._run, name="sebench-progress", daemon=True)
 
     @classmethod
-    def start(cls, config: pytest.Config, choice: str, run_id: str) -> "ProgressDisplay | None":
-        if config.pluginmanager.get_plugin("terminalreporter") is None:  # -p no:terminal
-            return None
+    def start(cls, config: pytest.Config, run_id: str) -> "ProgressDisplay | None":
+        """The display, or ``None`` when the output cannot animate (then lines are printed instead)."""
         writer = config.get_terminal_writer()
         raw = writer._file  # see __init__
-        if not wanted(choice, config, raw):
-            return None
-        try:  # our own copy of the terminal's descriptor: see _Router
-            stream = os.fdopen(os.dup(raw.fileno()), "w", encoding=getattr(raw, "encoding", None) or "utf-8",
-                               errors="replace")
-        except (AttributeError, OSError, ValueError):  # not a real file (an in-process pytester run)
+        stream = own_stream(raw)  # see _Router
+        if stream is None:
             return None
         from rich.console import Console
         console = Console(file=stream, color_system="auto" if writer.hasmarkup else None, highlight=False)
         if not console.is_terminal or console.is_dumb_terminal:
-            stream.close()  # no animation possible; the closing "requests:" line says it all
+            stream.close()
             return None
         display = cls(writer, console, snapshot_dir(run_id))
         display.directory.mkdir(parents=True, exist_ok=True)
@@ -179,10 +247,7 @@ class ProgressDisplay:
         self.thread.join(timeout=5)
         self._unroute()
         self.console.file.close()
-        for _ in range(3):  # a -n0 broker may write one more snapshot while this removes the folder
-            shutil.rmtree(self.directory, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            self.directory.parent.rmdir()  # the run's scratch folder, unless the answer cache uses it
+        remove_snapshots(self.directory)
 
     def _run(self) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -12,7 +13,17 @@ from ..data.problems import Problem
 from ..prompt.templates import PromptBuilder
 from .broker import AnswerBroker, AnswerRequest
 from .cache import AnswerCache, answer_key
-from .client import ChatClient, Counters, Sampling, ServerUnusable, endpoint_label
+from .client import ChatClient, Counters, Refused, Sampling, ServerUnusable, endpoint_label
+from .pacing import EndpointClock, Window
+
+# Words of a refusal that say the request does not fit the server's context (vLLM, SGLang, llama.cpp,
+# OpenAI): the fix is ours to make, with --sebench-max-tokens.
+_CONTEXT_WORDS = ("context length", "context window", "maximum context", "max_tokens",
+                  "max_completion_tokens", "too many tokens", "exceeds the", "n_ctx")
+# vLLM's (and llama-cpp-python's) wording: "maximum context length is 4096 tokens. However, you
+# requested 8392 tokens (200 in the messages, 8192 in the completion)"
+_CONTEXT_SIZES = re.compile(r"context length is (?P<context>\d+) tokens.*?\((?P<messages>\d+) in the "
+                            r"messages, (?P<completion>\d+) in the completion\)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -38,21 +49,42 @@ class ServedModel:
         self.library = library
         self.prompts = prompts
         self.cache = cache
-        self.counters = Counters()
+        self._counters = Counters()
         self.label = settings.model
         self._served_model: str | None = None
+        self._clock = EndpointClock(cache.run_folder("endpoints"))
         self._broker = AnswerBroker(self._client, cache, math.ceil(settings.concurrency / max(1, workers)),
-                                    self.counters)
+                                    self._counters, advice=self.advice)
+
+    @property
+    def counters(self) -> Counters:
+        self._broker.note_window()  # the window's figures, as they are now
+        return self._counters
 
     @property
     def samples(self) -> int:
         return self.settings.samples
 
-    def _client(self) -> ChatClient:
+    def _client(self, window: Window | None = None) -> ChatClient:
         s = self.settings
         return ChatClient(base_urls=s.base_urls, api_key=s.api_key, model=s.model, sampling=s.sampling,
                           timeout=s.request_timeout, retries=s.retries, backoff=s.backoff,
-                          counters=self.counters)
+                          counters=self._counters, window=window, clock=self._clock)
+
+    def advice(self, refusal: Refused) -> str:
+        """What to change when the server refuses every request the same way."""
+        serve_longer = ("serve a longer context (vLLM: --max-model-len, SGLang: --context-length, "
+                        "llama.cpp: -c / --n_ctx)")
+        sizes = _CONTEXT_SIZES.search(refusal.message)
+        if sizes is not None and int(sizes["messages"]) >= int(sizes["context"]):
+            return (f"The prompt alone is longer than the server's context of {sizes['context']} "
+                    f"tokens: {serve_longer}, or use shorter prompts (--sebench-mode, --sebench-prompt)")
+        if sizes is not None or any(words in refusal.message.lower() for words in _CONTEXT_WORDS):
+            room = f" (at most {int(sizes['context']) - int(sizes['messages'])} for that prompt)" if sizes else ""
+            return (f"Lower --sebench-max-tokens (now {self.settings.sampling.max_tokens}){room} so that "
+                    f"the prompt and the answer fit the server's context, or {serve_longer}")
+        return ("Check the request settings against what the server accepts: --sebench-model, "
+                "--sebench-max-tokens, --sebench-temperature")
 
     def _identify(self) -> str | None:
         """Ask the server which model it serves (once, at start): a new checkpoint means new answers."""
@@ -84,12 +116,14 @@ class ServedModel:
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         answer = self._broker.get(self.request(problem, sample))
         completion = answer.completion
-        self.counters.cached += answer.cached
+        self._counters.cached += answer.cached
         return completion.text, {"served_model": completion.served_model,
                                  "prompt_tokens": completion.prompt_tokens,
                                  "completion_tokens": completion.completion_tokens,
+                                 "reasoning_tokens": completion.reasoning_tokens,
                                  "latency": round(completion.latency, 4), "attempts": completion.attempts,
-                                 "cached": answer.cached}
+                                 "cached": answer.cached, "finish_reason": completion.finish_reason,
+                                 "reasoning": completion.reasoning}
 
     def describe(self) -> dict[str, Any]:
         if self._served_model is None:  # the xdist controller never prepared: ask once for the record

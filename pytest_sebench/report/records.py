@@ -6,10 +6,11 @@ and the report (the xdist controller, or the only process with ``-n0``).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..data.library import Library
 from ..data.problems import Problem
+from ..grade.extract import split_reasoning
 from ..grade.taxonomy import classify
 from ..grade.verdict import Verdict, infrastructure_error
 
@@ -17,10 +18,37 @@ PROPERTY = "sebench"  # the user_properties key carrying the full record
 NODE_PREFIX = "sebench::"
 
 
-def item_record(problem: Problem, verdicts: Iterable[Verdict], library: Library) -> dict[str, Any]:
-    samples = [verdict.to_record() for verdict in verdicts]
-    for sample in samples:
+def response_facts(text: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """What a sample's record says about the model's response: the answer and the reasoning apart
+    (a server's reasoning field, else inline ``<think>`` blocks) and whether it was cut at max_tokens."""
+    response, inline = split_reasoning(text)
+    facts = {**answer, "response": response, "reasoning": answer.get("reasoning") or inline or None}
+    facts["truncated"] = answer.get("finish_reason") == "length"
+    return facts
+
+
+def keeps_response(policy: str, passed: bool) -> bool:
+    """Whether ``--sebench-report-responses=policy`` keeps a sample's raw response and reasoning
+    (reports of many samples grow large)."""
+    return policy == "all" or (policy == "failed" and not passed)
+
+
+def without_response(sample: dict[str, Any]) -> dict[str, Any]:
+    answer = {key: value for key, value in (sample.get("answer") or {}).items()
+              if key not in ("response", "reasoning")}
+    return {**sample, "answer": answer}
+
+
+def item_record(problem: Problem, verdicts: Iterable[Verdict], library: Library,
+                keep_response: Callable[[Verdict], bool] = lambda verdict: True) -> dict[str, Any]:
+    """``keep_response``: whether a sample's record keeps its raw response and reasoning."""
+    samples = []
+    for verdict in verdicts:
+        sample = verdict.to_record()
+        if not keep_response(verdict):
+            sample = without_response(sample)
         sample["taxonomy"] = classify(sample, library.name)
+        samples.append(sample)
     record: dict[str, Any] = {"id": problem.id, "split": problem.split, "row": problem.row,
                               "functions": list(problem.functions),
                               "library_functions": library_functions(problem, library),

@@ -28,6 +28,7 @@ class SplitStats:
     solved: float = 0.0  # sum over items of the item's pass rate (mean@k numerator)
     categories: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CATEGORIES, 0))
     counts: list[tuple[int, int]] = field(default_factory=list)  # (samples, correct) per item
+    truncated: int = 0  # samples whose answer the server cut at max_tokens
 
     def add(self, record: dict[str, Any]) -> None:
         samples = record.get("samples") or [{"category": ERROR}]
@@ -40,6 +41,7 @@ class SplitStats:
         for sample in samples:
             category = sample.get("category", ERROR)
             self.categories[category if category in self.categories else ERROR] += 1
+            self.truncated += bool((sample.get("answer") or {}).get("truncated"))
 
     @property
     def accuracy(self) -> float:
@@ -74,7 +76,7 @@ class SplitStats:
                 "mean_at_k_ci95": [round(bound, 6) for bound in self.interval()],
                 "pass_at_1": round(self.pass_at(1), 6), "pass_at_k": round(self.pass_at(self.k), 6),
                 "pass_at_k_ci95": [round(bound, 6) for bound in self.interval(self.k)],
-                "errors": self.errors, "categories": dict(self.categories)}
+                "errors": self.errors, "truncated": self.truncated, "categories": dict(self.categories)}
 
 
 @dataclass
@@ -84,16 +86,17 @@ class Summary:
     library: str
     splits: dict[str, SplitStats]
     overall: SplitStats
+    max_tokens: int | None = None  # what the model was asked with (None: no served model)
 
     @classmethod
     def from_records(cls, records: Iterable[dict[str, Any]], *, model: str, data_source: str,
-                     library: str) -> "Summary":
+                     library: str, max_tokens: int | None = None) -> "Summary":
         splits: dict[str, SplitStats] = {}
         overall = SplitStats()
         for record in records:
             splits.setdefault(record["split"], SplitStats()).add(record)
             overall.add(record)
-        return cls(model, data_source, library, splits, overall)
+        return cls(model, data_source, library, splits, overall, max_tokens)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "data": self.data_source, "library": self.library,
@@ -128,9 +131,17 @@ class Summary:
             table.add_row(category, *(str(stats.categories[category]) for _, stats in columns))
         console.print(f"model {self.model}, data {self.data_source}, library {self.library}")
         console.print(table)
+        if self.overall.truncated:
+            console.print(self.truncation_note(), soft_wrap=True)  # one line: CI logs are grepped
         if self.overall.errors:
             console.print(f"{self.overall.errors} infrastructure error(s): counted as not solved; "
                           "the run fails until they are fixed.")
+
+    def truncation_note(self) -> str:
+        limit = f"max_tokens={self.max_tokens}" if self.max_tokens else "max_tokens"
+        return (f"{self.overall.truncated} of {self.overall.samples} answers were cut at {limit} "
+                "(finish_reason \"length\"): raise --sebench-max-tokens if the server's context allows, "
+                "or see whether the model stops at all")
 
 
 def _interval(bounds: tuple[float, float]) -> str:

@@ -1,5 +1,6 @@
 """What the fake model server answers: the request a responder sees, ready-made responders, and the
-OpenAI JSON the answers (and errors) travel in.
+OpenAI JSON the answers (and errors) travel in, cut at ``max_tokens`` and with any ``<think>`` block
+split out as a vLLM reasoning parser would.
 
 A responder is any ``Callable[[Request], str]``. The server calls it once per choice of a completion
 request that no fault intercepted; ``Request.n_seen`` tells it how many answers it already gave for the
@@ -9,7 +10,9 @@ same messages, so it can vary over samples and still be deterministic.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -152,24 +155,108 @@ def error_reply(status: int, message: str, error_type: str, code: str | None = N
     return json_reply(status, {"error": error}, headers)
 
 
+def vllm_error_reply(status: int, message: str, error_type: str = "BadRequestError") -> Reply:
+    """The flat error body of vLLM's OpenAI server (``"object": "error"``, an integer ``code``, no ``"error"``
+    wrapper). The SDK reads such a body as the error itself: ``err.body`` is this dict, ``err.code`` is
+    ``str(status)`` and ``err.message`` is ``"Error code: 400 - " + message``."""
+    return json_reply(status, {"object": "error", "message": message, "type": error_type, "param": None,
+                               "code": status})
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 
 
-def completion_payload(completion_id: str, model: str, messages: list[dict[str, Any]],
-                       texts: list[str]) -> dict[str, Any]:
-    prompt_tokens = sum(word_count(message_text(message)) for message in messages)
-    completion_tokens = sum(word_count(text) for text in texts)
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": index, "message": {"role": "assistant", "content": text},
-                     "finish_reason": "stop", "logprobs": None} for index, text in enumerate(texts)],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    }
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """The prompt's size as usage reports it (and the context length checks it): words of every message."""
+    return sum(word_count(message_text(message)) for message in messages)
+
+
+def requested_max_tokens(body: Mapping[str, Any]) -> Any:
+    """The request's completion limit: ``max_tokens``, or the newer name ``max_completion_tokens``."""
+    value = body.get("max_tokens")
+    return value if value is not None else body.get("max_completion_tokens")
+
+
+def context_length_error(context_length: int | None, prompt: int, max_tokens: int | None) -> str | None:
+    """vLLM's message refusing a request that does not fit the context (None: it fits).
+
+    Without ``max_tokens`` vLLM lets the completion fill what is left, so only a prompt leaving no room
+    for a single token is refused (with vLLM's other message, comma splice included).
+    """
+    if context_length is None:
+        return None
+    if max_tokens is None:
+        if prompt < context_length:
+            return None
+        return (f"This model's maximum context length is {context_length} tokens. However, you requested "
+                f"{prompt} tokens in the messages, Please reduce the length of the messages.")
+    if prompt + max_tokens <= context_length:
+        return None
+    return (f"This model's maximum context length is {context_length} tokens. However, you requested "
+            f"{prompt + max_tokens} tokens ({prompt} in the messages, {max_tokens} in the completion). "
+            f"Please reduce the length of the messages or completion.")
+
+
+WORD = re.compile(r"\S+")  # the words str.split() finds, with their positions
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+def cut_at_words(text: str, limit: int | None) -> tuple[str, bool]:
+    """``text`` cut right after its ``limit``-th word, and whether anything was cut (``finish_reason`` "length").
+
+    What is kept is the original text up to there, newlines and indentation included, so a cut answer
+    looks like a real one that ran out of tokens mid-way (an unclosed code fence, say).
+    """
+    if limit is None:
+        return text, False
+    words = list(itertools.islice(WORD.finditer(text), limit + 1))  # one past the limit tells if it overflows
+    if len(words) <= limit:
+        return text, False
+    return (text[:words[limit - 1].end()] if limit > 0 else ""), True
+
+
+def split_reasoning(text: str) -> tuple[str | None, str | None]:
+    """(reasoning, content) as a vLLM reasoning parser splits a generation with a leading ``<think>`` block.
+
+    No leading block: no reasoning, the whole text is content. The reasoning is the text between the
+    tags, the content what follows ``</think>``, both unstripped; an empty content is ``None``, as vLLM
+    sends it, so an answer cut off (max_tokens) inside the block is all reasoning and ``content`` null.
+    """
+    stripped = text.lstrip()
+    if not stripped.startswith(THINK_OPEN):
+        return None, text
+    reasoning, _, content = stripped[len(THINK_OPEN):].partition(THINK_CLOSE)
+    return reasoning, content or None
+
+
+def completion_payload(completion_id: str, model: str, messages: list[dict[str, Any]], texts: list[str],
+                       max_tokens: int | None = None, reasoning_field: str | None = None) -> dict[str, Any]:
+    """A chat completion with one choice per text, each cut at ``max_tokens`` words.
+
+    ``completion_tokens`` counts the words of what was generated (the cut texts, think blocks included);
+    with a ``reasoning_field`` the think block travels in that message field and its words are also
+    reported as ``completion_tokens_details.reasoning_tokens``.
+    """
+    choices: list[dict[str, Any]] = []
+    completion_tokens = reasoning_tokens = 0
+    for index, text in enumerate(texts):
+        sent, cut = cut_at_words(text, max_tokens)
+        completion_tokens += word_count(sent)
+        message: dict[str, Any] = {"role": "assistant", "content": sent}
+        if reasoning_field is not None:
+            reasoning, message["content"] = split_reasoning(sent)
+            message[reasoning_field] = reasoning
+            reasoning_tokens += word_count(reasoning or "")
+        choices.append({"index": index, "message": message, "finish_reason": "length" if cut else "stop",
+                        "logprobs": None})
+    prompt = prompt_tokens(messages)
+    usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
+                             "total_tokens": prompt + completion_tokens}
+    if reasoning_field is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": reasoning_tokens}
+    return {"id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": choices, "usage": usage}
 
 
 def retry_after_header(seconds: float) -> str:

@@ -17,13 +17,47 @@ server is standard library only and starts in milliseconds::
 
 Endpoints (under ``base_url`` = ``http://127.0.0.1:PORT/v1``): ``GET /models`` lists ``model_id``;
 ``POST /chat/completions`` answers non-streaming requests (``stream: true`` gets 400) with one choice
-per ``n``, ``finish_reason`` "stop", and usage counted in whitespace-separated words. The answer text
-comes from the responder (see ``fake_answers.py``), called once per choice.
+per ``n``, and usage counted in whitespace-separated words ("tokens" below). The answer text comes
+from the responder (see ``fake_answers.py``), called once per choice.
+
+What a real server does with the text, as ``ServerConfig`` (all changeable with ``configure``) says:
+
+- ``max_tokens`` (or ``max_completion_tokens``; a positive integer, else 400): a choice with more words
+  is cut right after its ``max_tokens``-th word (the text up to there kept as it is, newlines
+  included) with ``finish_reason`` "length"; otherwise "stop". ``completion_tokens`` counts the words
+  generated, after the cut and wherever a think block is sent (tags included), summed over choices:
+  each cut choice adds exactly ``max_tokens``.
+- ``reasoning_field`` ("reasoning_content" as older vLLM sends it, "reasoning" as newer; None: the text
+  goes out as it is, inline ``<think>`` and all, like a server without a reasoning parser): a leading
+  ``<think>...</think>`` block moves out of ``content`` into ``message[reasoning_field]``, unstripped,
+  and ``usage.completion_tokens_details = {"reasoning_tokens": <its words>}``. A choice without the
+  block has the field null and all its text as content; one cut off inside the block (no
+  ``</think>``) is all reasoning, and nothing after the block is a null content, as vLLM sends them
+  (an ``empty`` fault's content stays ""). The SDK keeps the unknown field as a pydantic extra:
+  ``message.reasoning_content`` (or ``message.model_extra``; ``getattr(message, "reasoning", None)``
+  when unsure which), and ``message.content`` may be ``None``;
+  ``usage.completion_tokens_details.reasoning_tokens`` is typed.
+- ``context_length``: a request whose prompt (words of all its messages) plus ``max_tokens`` exceeds
+  it gets 400 with vLLM's flat body (``{"object": "error", "message": "This model's maximum context
+  length is 4096 tokens. However, you requested 8392 tokens (200 in the messages, 8192 in the
+  completion). Please reduce ...", "type": "BadRequestError", "param": null, "code": 400}``). Every
+  such request gets it: it is refused before faults and the responder (like any invalid request, it
+  counts in ``completion_attempts``, not ``completions_served``). ``openai.BadRequestError``'s
+  ``message`` is "Error code: 400 - " + that message, ``body`` the dict, ``code`` the string "400".
+  Without ``max_tokens`` only a prompt of ``context_length`` words or more is refused (vLLM's other
+  message), and the answer is cut at what is left of the context.
+- ``slots`` (0: no limit): at most that many completion requests generate (hold a slot for their
+  latency) at once; the others wait in line in order of arrival (the order of ``requests``), and a
+  request's latency starts when it gets its slot, as on llama.cpp's serial server. Every completion
+  request except those refused as invalid takes a slot, faulted ones included (a ``timeout`` fault
+  holds it for its whole delay). A request whose client gave up still holds its slot for its full
+  latency when its turn comes: the server does not notice, which is what makes abandoned requests
+  costly. ``close()`` ends waits and holds at once.
 
 Faults (``server.inject(kind, count=1, **options)``) intercept the next ``count`` valid completion
 requests, in injection order. A faulted request never reaches the responder, so ``n_seen`` (and with
 it a ``probability_responder``'s sample sequence) is the same whether or not a retry was needed. Each
-kind, and what openai 3.54.0 (httpx2 transport, ``max_retries=0``) makes of it, as the tests check:
+kind, and what openai 3.60.0 (httpx2 transport, ``max_retries=0``) makes of it, as the tests check:
 
 - ``rate_limit`` (``retry_after=1``): 429, error body, ``Retry-After`` header in seconds.
   Raises ``openai.RateLimitError``; the header is ``err.response.headers["retry-after"]``.
@@ -48,18 +82,25 @@ With its own retries on (``max_retries > 0``) the SDK retries ``rate_limit`` (ho
 ``openai.APIConnectionError``. ``set_dead(False)`` listens again on the same port.
 
 Accounting: ``requests`` is a snapshot of one ``RequestRecord`` per HTTP request, taken when the server
-has decided its answer (before latency and delays), so a request whose client gave up still counts.
+has decided its answer (before queueing, latency and delays), so a request whose client gave up still
+counts. A record's ``queued`` and ``generating`` are the seconds it waited for a slot and held one:
+``None`` until it has left its slot, 0.0 for requests answered at once (refusals, other endpoints).
 ``completion_attempts`` counts every POST to the completions path, ``completions_served`` those answered
 with a well-formed completion (no fault, or ``empty``), ``in_flight``/``max_in_flight`` the completion
-requests between arrival and the start of their response (a request held by a ``timeout`` fault stays
-in flight for its whole delay, as on a real server still generating). With ``log_path`` each
-completion request also appends its record as one JSON line, so a test can count the requests made by
-another process, even one that was killed.
+requests between arrival and the start of their response, waiting for a slot included (a request
+held by a ``timeout`` fault stays in flight for its whole delay, as on a real server still
+generating). ``generating``/``max_generating`` count those holding a slot (with or without a limit),
+``waiting`` those in line, and ``busy_seconds`` is the server's own busy time: the wall time during
+which at least one was generating (the union of their intervals). ``reset_accounting`` starts all the
+maxima and ``busy_seconds`` over. With ``log_path`` each completion request also appends its record
+as one JSON line when it is decided (``queued``/``generating`` null there), so a test can count the
+requests made by another process, even one that was killed.
 
 Command line (a separate server process for subprocess tests and benchmarks; SIGTERM stops it)::
 
     python -m pytest_sebench.testing.fake_server --port 0 --latency 0.1 --responder table \\
-        --answers answers.json --log requests.jsonl --ready-file url.txt
+        --answers answers.json --log requests.jsonl --ready-file url.txt \\
+        --slots 1 --reasoning-field reasoning_content --context-length 4096
 
 ``--ready-file`` receives the base URL, written atomically once the server listens.
 """
@@ -86,14 +127,19 @@ from .fake_answers import (
     Request,
     Responder,
     completion_payload,
+    context_length_error,
     echo_responder,
     error_reply,
     json_reply,
     last_user_text,
     probability_responder,
+    prompt_tokens,
+    requested_max_tokens,
     retry_after_header,
     table_responder,
+    vllm_error_reply,
 )
+from .fake_slots import SlotPool, Ticket
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
@@ -109,16 +155,31 @@ FAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "empty": {},
 }
 FAULT_KINDS = tuple(FAULT_OPTIONS)
+# Where vLLM's reasoning parsers put a <think> block: older versions "reasoning_content", newer "reasoning".
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     """Behaviour that may change while the server runs (``FakeServer.configure``)."""
 
-    latency: float = 0.0  # seconds added to every completion request, slept in its own handler thread
+    latency: float = 0.0  # seconds each completion request generates (holds its slot), in its own thread
     model_id: str = "fake-model"  # listed by /models
     strict_model: bool = False  # answer 404 model_not_found when a request names another model, as vLLM does
     api_key: str | None = None  # when set, requests without "Authorization: Bearer <api_key>" get 401
+    slots: int = 0  # completions generating at once, the rest wait in line (0: no limit)
+    reasoning_field: str | None = None  # message field for a leading <think> block (None: left in content)
+    context_length: int | None = None  # prompt + max_tokens words allowed (None: no limit)
+
+    def __post_init__(self) -> None:
+        # Checked here so a bad value fails in configure() or at start, not as a confusing reply later.
+        if isinstance(self.slots, bool) or not isinstance(self.slots, int) or self.slots < 0:
+            raise ValueError(f"ServerConfig: slots must be an integer >= 0 (0: no limit), not {self.slots!r}")
+        if self.reasoning_field not in (None, *REASONING_FIELDS):
+            raise ValueError(f"ServerConfig: reasoning_field must be None or one of {REASONING_FIELDS}, "
+                             f"not {self.reasoning_field!r}")
+        if self.context_length is not None and self.context_length < 1:
+            raise ValueError(f"ServerConfig: context_length must be positive, not {self.context_length!r}")
 
 
 @dataclass(frozen=True)
@@ -129,6 +190,10 @@ class RequestRecord:
     model: str
     status: int | None  # None: the connection was closed without a response
     fault: str | None  # the injected fault kind, "responder_error", or None
+    # Seconds waited for a generation slot and spent holding it: 0.0 for requests answered at once
+    # (refusals, other endpoints), None until the request has left its slot (and always in the log).
+    queued: float | None = 0.0
+    generating: float | None = 0.0
 
 
 @dataclass
@@ -141,9 +206,10 @@ class _Fault:
 @dataclass(frozen=True)
 class _Decision:
     reply: Reply | None  # None: hang up without answering
-    delay: float
+    delay: float  # seconds to hold a generation slot before answering
     record: RequestRecord
     served: bool
+    needs_slot: bool = True  # False: refused before generation, answered at once
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -202,6 +268,7 @@ class FakeServer:
         self._records: list[RequestRecord] = []
         self._n_seen: dict[str, int] = {}
         self._attempts = self._served = self._in_flight = self._max_in_flight = 0
+        self._slots = SlotPool(self._config.slots)
         self._completion_ids = 0
         self._lifecycle = threading.Lock()  # serializes start/stop/set_dead
         self._httpd: _HTTPServer | None = None
@@ -220,6 +287,7 @@ class FakeServer:
     def close(self) -> None:
         with self._lifecycle:
             self._closing.set()
+            self._slots.interrupt()  # requests waiting for a slot give up waiting
             self._stop_listening()
 
     def __enter__(self) -> FakeServer:
@@ -277,6 +345,7 @@ class FakeServer:
             raise TypeError(f"configure: unknown settings {sorted(unknown)}; known: {sorted(known)}")
         with self._lock:
             self._config = replace(self._config, **changes)
+            self._slots.set_limit(self._config.slots)
             return self._config
 
     def set_responder(self, responder: Responder) -> None:
@@ -342,17 +411,40 @@ class FakeServer:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def generating(self) -> int:
+        """Completion requests holding a generation slot now."""
+        return self._slots.generating
+
+    @property
+    def max_generating(self) -> int:
+        return self._slots.max_generating
+
+    @property
+    def waiting(self) -> int:
+        """Completion requests waiting in line for a generation slot now."""
+        return self._slots.waiting
+
+    @property
+    def busy_seconds(self) -> float:
+        """Seconds during which at least one request was generating (up to now, if one still is)."""
+        return self._slots.busy_seconds
+
     def reset_accounting(self) -> None:
         """Forget records and counters (not ``n_seen``, faults or config), e.g. between test phases."""
         with self._lock:
             self._records.clear()
             self._attempts = self._served = 0
             self._max_in_flight = self._in_flight
+            self._slots.reset_accounting()
 
-    def _note(self, record: RequestRecord, served: bool = False) -> None:
+    def _note(self, record: RequestRecord, served: bool = False, needs_slot: bool = False) -> Ticket | None:
+        """Record a decided request; one that will generate also joins the line for a slot (its ticket)."""
         with self._lock:
             self._records.append(record)
             self._served += served
+            # In line under the same lock as the record: the line's order is the order of ``requests``.
+            ticket = self._slots.enqueue() if needs_slot else None
         if self.log_path is not None and record.path == COMPLETIONS_PATH:
             # One write() of the whole line on an O_APPEND descriptor: lines from several threads or
             # processes sharing the file land whole, never interleaved.
@@ -362,6 +454,25 @@ class FakeServer:
                 os.write(descriptor, line)
             finally:
                 os.close(descriptor)
+        return ticket
+
+    def _generate(self, ticket: Ticket, delay: float) -> Ticket:
+        """Wait for a slot and hold it ``delay`` seconds, as a busy server generating the answer would."""
+        if self._slots.acquire(ticket, self._closing):
+            try:
+                # The client may be long gone (its timeout): like a real server, this does not notice.
+                self._closing.wait(delay)  # close() cuts it short so shutdown is quick
+            finally:
+                self._slots.release(ticket)
+        return ticket
+
+    def _finish_record(self, record: RequestRecord, ticket: Ticket) -> None:
+        """Fill in the slot times of the request's record (unless ``reset_accounting`` dropped it)."""
+        with self._lock:
+            for index in range(len(self._records) - 1, -1, -1):  # recent requests are near the end
+                if self._records[index] is record:
+                    self._records[index] = replace(record, queued=ticket.queued, generating=ticket.generating)
+                    return
 
     def _claim_samples(self, messages: list[dict[str, Any]], n: int) -> int:
         """Reserve ``n`` consecutive ``n_seen`` values for these exact messages; returns the first."""
@@ -398,9 +509,13 @@ class FakeServer:
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
             decision = self._decide(handler, path)
-            self._note(decision.record, decision.served)
-            if decision.delay > 0:
-                self._closing.wait(decision.delay)  # close() cuts delays short so shutdown is quick
+            if decision.needs_slot:
+                record = replace(decision.record, queued=None, generating=None)  # known once it is done
+                ticket = self._note(record, decision.served, needs_slot=True)
+                assert ticket is not None
+                self._finish_record(record, self._generate(ticket, decision.delay))
+            else:
+                self._note(decision.record, decision.served)
         finally:
             # Leave before writing: a client holding its answer must never see its request still in flight.
             with self._lock:
@@ -420,7 +535,8 @@ class FakeServer:
         def invalid(message: str, status: int = 400, code: str | None = None, prompt: str = "",
                     model: str = "") -> _Decision:
             reply = error_reply(status, message, "invalid_request_error", code)
-            return _Decision(reply, 0.0, RequestRecord(time.time(), path, prompt, model, status, None), False)
+            return _Decision(reply, 0.0, RequestRecord(time.time(), path, prompt, model, status, None), False,
+                             needs_slot=False)
 
         if not self._authorized(handler, config):
             return invalid("Incorrect API key provided.", 401, "invalid_api_key")
@@ -443,13 +559,23 @@ class FakeServer:
             return invalid("the fake model server does not stream; send stream=false", 400, None, prompt, model)
         if not isinstance(n, int) or n < 1:
             return invalid("'n' must be a positive integer", 400, None, prompt, model)
+        max_tokens = requested_max_tokens(body)
+        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                       or max_tokens < 1):
+            return invalid("'max_tokens' must be a positive integer", 400, None, prompt, model)
 
         def record(status: int | None, fault: str | None) -> RequestRecord:
             return RequestRecord(time.time(), path, prompt, model, status, fault)
 
+        prompt_size = prompt_tokens(messages)
+        too_long = context_length_error(config.context_length, prompt_size, max_tokens)
+        if too_long is not None:  # refused before scheduling, like the other invalid requests: no fault taken
+            return _Decision(vllm_error_reply(400, too_long), 0.0, record(400, None), False, needs_slot=False)
+        if max_tokens is None and config.context_length is not None:
+            max_tokens = config.context_length - prompt_size  # what vLLM allows when the request sets no limit
         fault = self._take_fault()
         if fault is not None:
-            reply, extra_delay = self._fault_reply(fault, model, messages, n)
+            reply, extra_delay = self._fault_reply(fault, model, messages, n, config.reasoning_field)
             status = reply.status if reply is not None else None
             served = fault.kind == "empty"  # a well-formed completion, just an empty one
             return _Decision(reply, config.latency + extra_delay, record(status, fault.kind), served)
@@ -457,11 +583,11 @@ class FakeServer:
         if failure is not None:
             return _Decision(error_reply(500, failure, "server_error"), config.latency,
                              record(500, "responder_error"), False)
-        reply = json_reply(200, completion_payload(self._next_id(), model, messages, texts))
-        return _Decision(reply, config.latency, record(200, None), True)
+        payload = completion_payload(self._next_id(), model, messages, texts, max_tokens, config.reasoning_field)
+        return _Decision(json_reply(200, payload), config.latency, record(200, None), True)
 
-    def _fault_reply(self, fault: _Fault, model: str, messages: list[dict[str, Any]],
-                     n: int) -> tuple[Reply | None, float]:
+    def _fault_reply(self, fault: _Fault, model: str, messages: list[dict[str, Any]], n: int,
+                     reasoning_field: str | None) -> tuple[Reply | None, float]:
         """What an injected fault answers (None: hang up), and the delay it adds to the latency."""
         if fault.kind == "rate_limit":
             headers = (("Retry-After", retry_after_header(fault.options["retry_after"])),)
@@ -483,7 +609,8 @@ class FakeServer:
             del payload["choices"]
             return json_reply(200, payload), 0.0
         assert fault.kind == "empty", fault.kind
-        return json_reply(200, completion_payload(self._next_id(), model, messages, [""] * n)), 0.0
+        payload = completion_payload(self._next_id(), model, messages, [""] * n, reasoning_field=reasoning_field)
+        return json_reply(200, payload), 0.0
 
     def _ask_responder(self, body: dict[str, Any], messages: list[dict[str, Any]], model: str,
                        n: int) -> tuple[list[str], str | None]:
@@ -494,7 +621,7 @@ class FakeServer:
         texts = []
         for n_seen in range(first, first + n):
             request = Request(messages=messages, model=model, temperature=body.get("temperature"),
-                              max_tokens=body.get("max_tokens", body.get("max_completion_tokens")),
+                              max_tokens=requested_max_tokens(body),
                               seed=body.get("seed"), n_seen=n_seen, body=body)
             try:
                 text = responder(request)
@@ -536,6 +663,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each completion")
     parser.add_argument("--model-id", default=ServerConfig.model_id)
     parser.add_argument("--api-key", default=None, help="require this bearer token")
+    parser.add_argument("--slots", type=int, default=0,
+                        help="completions generating at once, the rest queue (default 0: no limit)")
+    parser.add_argument("--reasoning-field", choices=REASONING_FIELDS, default=None,
+                        help="send a leading <think> block in this message field (default: left in content)")
+    parser.add_argument("--context-length", type=int, default=None,
+                        help="refuse (400) requests whose prompt + max_tokens words exceed this")
     parser.add_argument("--responder", choices=("echo", "table", "probability"), default="echo")
     parser.add_argument("--text", default=DEFAULT_ANSWER, help="echo: the answer")
     parser.add_argument("--answers", help="table or probability: the JSON file of answers")
@@ -563,10 +696,15 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(latency=args.latency, model_id=args.model_id, api_key=args.api_key, slots=args.slots,
+                        reasoning_field=args.reasoning_field, context_length=args.context_length)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = ServerConfig(latency=args.latency, model_id=args.model_id, api_key=args.api_key)
-    server = FakeServer(build_responder(args), config, host=args.host, port=args.port, log_path=args.log)
+    server = FakeServer(build_responder(args), config_from_args(args), host=args.host, port=args.port,
+                        log_path=args.log)
     for item in args.inject:
         kind, _, count = item.partition(":")
         server.inject(kind, int(count or 1))
