@@ -22,7 +22,7 @@ from . import progress
 from .cache import AnswerCache
 from .client import (ChatClient, Completion, Counters, Refused, RequestFailed, ServerRefusesAll,
                      ServerUnusable)
-from .pacing import IN_ORDER, URGENT, Window
+from .pacing import IN_ORDER, START_WINDOW, URGENT, Window
 
 FATAL_KEY = "server-unusable"  # failure marker every process checks
 REFUSED_KEY = "server-refuses-all"  # ... and the one that stops the run
@@ -47,9 +47,10 @@ class Answer:
 class AnswerBroker:
     def __init__(self, client_factory: Callable[[Window], ChatClient], cache: AnswerCache,
                  concurrency: int, counters: Counters | None = None,
-                 advice: Callable[[Refused], str] = lambda refusal: "") -> None:
+                 advice: Callable[[Refused], str] = lambda refusal: "", start_window: int = START_WINDOW) -> None:
         self.cache = cache
         self.concurrency = max(1, concurrency)
+        self.start_window = start_window
         self.counters = counters or Counters()
         self.window: Window | None = None  # made in the loop's thread (asyncio futures live there)
         self._client_factory = client_factory
@@ -168,7 +169,7 @@ class AnswerBroker:
 
     def _window(self) -> Window:
         if self.window is None:
-            self.window = Window(self.concurrency)
+            self.window = Window(self.concurrency, self.start_window)
         return self.window
 
     async def _next_in_window(self) -> AnswerRequest | None:

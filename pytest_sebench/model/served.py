@@ -14,7 +14,7 @@ from ..prompt.templates import PromptBuilder
 from .broker import AnswerBroker, AnswerRequest
 from .cache import AnswerCache, answer_key
 from .client import ChatClient, Counters, Refused, Sampling, ServerUnusable, endpoint_label
-from .pacing import EndpointClock, Window
+from .pacing import START_WINDOW, EndpointClock, Window
 
 # Words of a refusal that say the request does not fit the server's context (vLLM, SGLang, llama.cpp,
 # OpenAI): the fix is ours to make, with --sebench-max-tokens.
@@ -53,8 +53,11 @@ class ServedModel:
         self.label = settings.model
         self._served_model: str | None = None
         self._clock = EndpointClock(cache.run_folder("endpoints"))
+        # xdist workers share the ceiling and the first window: a serial server gets two requests at
+        # first whatever the number of workers (at least one per worker)
         self._broker = AnswerBroker(self._client, cache, math.ceil(settings.concurrency / max(1, workers)),
-                                    self._counters, advice=self.advice)
+                                    self._counters, advice=self.advice,
+                                    start_window=math.ceil(START_WINDOW / max(1, workers)))
 
     @property
     def counters(self) -> Counters:

@@ -34,7 +34,7 @@ package is imported only by :func:`model_file`.
 
 Command line (serves until SIGTERM or Ctrl-C; arguments it does not know go to ``llama_cpp.server``)::
 
-    python -m pytest_sebench.testing.llama_server --n-ctx 1024 [--ready-file url.txt] [-- --n_threads 2]
+    python -m pytest_sebench.testing.llama_server --n-ctx 1024 [--port 8080] [--ready-file url.txt] [-- --n_threads 2]
 """
 
 from __future__ import annotations
@@ -194,7 +194,8 @@ class LlamaServer:
     """
 
     def __init__(self, n_ctx: int = 1024, log_path: str | Path | None = None, extra_args: Sequence[str] = (),
-                 *, model: Path | None = None, startup_timeout: float = 120.0, python: str | None = None) -> None:
+                 *, model: Path | None = None, startup_timeout: float = 120.0, python: str | None = None,
+                 port: int = 0) -> None:
         self.n_ctx = n_ctx
         self.host = "127.0.0.1"
         self._own_log = log_path is None
@@ -207,7 +208,8 @@ class LlamaServer:
         self._log_offset = 0  # bytes of the log already counted
         self._busy_ms = 0.0
         self._finished = 0
-        self.port = 0
+        self.port = port  # 0: a free one
+        self._fixed_port = port != 0
         self.model_id = ""
         try:
             self._start(startup_timeout)
@@ -294,8 +296,9 @@ class LlamaServer:
 
     def _start(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        for _attempt in range(3):  # another process may take the free port before the server binds it
-            self.port = free_port(self.host)
+        for _attempt in range(1 if self._fixed_port else 3):  # a free port may be taken before the bind
+            if not self._fixed_port:
+                self.port = free_port(self.host)
             self._spawn()
             if self._wait_ready(deadline):
                 return
@@ -393,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ready-file", type=Path, default=None,
                         help="write the base URL here (atomically) once the server answers")
     parser.add_argument("--startup-timeout", type=float, default=120.0)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     options, extra = parser.parse_known_args(argv)
     if reason := missing():
         print(reason, file=sys.stderr)
@@ -400,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM ends the wait below like Ctrl-C does, so the finally block stops the server.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     extra = [arg for arg in extra if arg != "--"]
-    with LlamaServer(options.n_ctx, options.log, extra, startup_timeout=options.startup_timeout) as server:
+    with LlamaServer(options.n_ctx, options.log, extra, startup_timeout=options.startup_timeout,
+                     port=options.port) as server:
         print(f"{server.base_url} model {server.model_id} (log {server.log_path}, pid {server.pid})", flush=True)
         if options.ready_file is not None:
             _write_atomically(options.ready_file, server.base_url + "\n")
