@@ -104,7 +104,7 @@ def run(server: LlamaServer, args: argparse.Namespace) -> None:
 
 
 def report(log: Log, wall: float, stopped: bool, busy: float, generated: int, args: argparse.Namespace) -> None:
-    verdicts = sum(1 for _, line in log.lines if VERDICT.search(line) and "sebench::" in line)
+    verdicts = sum(1 for _, line in log.lines if VERDICT.search(line) and "sebench::" in line and "%]" in line)
     requests = log.last(REQUESTS)
     abandoned = "n/a" if requests is None else (requests.group(4) or f"(no count; {requests.group(2)} retried)")
     final = log.lines[-1][1] if log.lines else ""

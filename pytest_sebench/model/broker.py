@@ -27,7 +27,6 @@ from .pacing import IN_ORDER, START_WINDOW, URGENT, Window
 FATAL_KEY = "server-unusable"  # failure marker every process checks
 REFUSED_KEY = "server-refuses-all"  # ... and the one that stops the run
 POLL_SECONDS = 0.05
-STAGGER_SECONDS = 0.01  # between two requests handed out at once
 SAME_REFUSALS_TO_STOP = 3  # identical refusals in a row, with no answer between them
 
 
@@ -62,6 +61,8 @@ class AnswerBroker:
         self._client: ChatClient | None = None
         self._requests: list[AnswerRequest] = []
         self._cursor = 0
+        self._positions: dict[str, int] = {}
+        self._walking = False  # the walk (dispatcher) is running: items wait for it to reach theirs
         self._asked: set[str] = set()  # keys this process sent in this run
         self._claimed: set[str] = set()  # keys this process took (items and fetchers race for them)
         self._claim_lock = threading.Lock()
@@ -78,6 +79,8 @@ class AnswerBroker:
 
     def start(self, requests: list[AnswerRequest]) -> None:
         self._requests = list(requests)
+        self._positions = {request.key: index for index, request in enumerate(self._requests)}
+        self._walking = True
         self._thread.start()
         self._started = True
         if self._progress.is_dir():  # a live display is running and wants our counts (progress.py)
@@ -126,13 +129,18 @@ class AnswerBroker:
             if completion is not None:
                 return Answer(completion, cached=request.key not in self._asked)
             self._raise_if_failed(request.key)
-            if not self.cache.holder_alive(request.key):
-                # Nobody alive is asking (not reached yet, or its owner died): ask now, ahead of the walk.
+            if not self.cache.holder_alive(request.key) and not self._walk_will_reach(request.key):
+                # Nobody alive is asking and the walk is past it (its owner died): ask now.
                 if self._try_claim(request.key):
                     future = asyncio.run_coroutine_threadsafe(self._fetch(request, URGENT), self._loop)
                     future.result()
                     continue
             time.sleep(POLL_SECONDS)
+
+    def _walk_will_reach(self, key: str) -> bool:
+        """Whether this process's walk is still on its way to ``key``: then the request goes out in
+        item order (asking at once could overtake the requests of earlier items at the server)."""
+        return self._walking and self._positions.get(key, -1) >= self._cursor
 
     def _raise_if_failed(self, key: str) -> None:
         refused = self.cache.failure(REFUSED_KEY)
@@ -149,17 +157,22 @@ class AnswerBroker:
 
     async def _prefetch(self) -> None:
         try:
+            await self._walk()
+        finally:
+            self._walking = False
+
+    async def _walk(self) -> None:
+        try:
             self._client = self._client_factory(self._window())
             running: set[asyncio.Task[None]] = set()
             # One request is handed out per free place in the window, in item order; each runs as
             # its own task (the window, not the number of tasks, bounds what is in flight).
             while (request := await self._next_in_window()) is not None:
+                sends = self._client.sends
                 task = asyncio.ensure_future(self._ask(request, IN_ORDER))
                 running.add(task)
                 task.add_done_callback(running.discard)
-                # let it take its place and reach the server before the next: requests sent in one
-                # burst would race each other there, and a queueing server answers in arrival order
-                await asyncio.sleep(STAGGER_SECONDS)
+                await self._client.until_sent(sends, task)  # in item order at the server too
             await asyncio.gather(*running)
             self._release_held()  # nothing more to ask: what was refused is refused
         except ServerUnusable as error:

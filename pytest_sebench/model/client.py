@@ -153,15 +153,46 @@ class ChatClient:
         self.window = window or Window(ceiling=1_000_000)
         self.clock = clock or EndpointClock(None)
         self._sleep = sleep
+        self.sends = 0  # completion requests that went out (see until_sent)
+        self._sent: asyncio.Event | None = None
         # The SDK's timeout covers the short calls (the model list); completions are timed by the clock.
-        self._clients = [openai.AsyncOpenAI(base_url=url, api_key=api_key or "EMPTY", timeout=timeout,
-                                            max_retries=0) for url in base_urls]
+        self._clients = [openai.AsyncOpenAI(
+            base_url=url, api_key=api_key or "EMPTY", timeout=timeout, max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, event_hooks={"request": [self._on_send]}))
+            for url in base_urls]
         self._labels = [endpoint_label(url) for url in base_urls]
         self._next = itertools.cycle(range(len(self._clients)))
 
     async def aclose(self) -> None:
         for client in self._clients:
             await client.close()
+
+    async def _on_send(self, request: Any) -> None:
+        """httpx calls this as a request goes out (after the SDK built it, before the connection)."""
+        if str(request.url.path).endswith("/chat/completions"):
+            self.sends += 1
+            self._signal().set()
+
+    def _signal(self) -> asyncio.Event:
+        if self._sent is None:
+            self._sent = asyncio.Event()
+        return self._sent
+
+    async def until_sent(self, after: int, task: asyncio.Future[Any]) -> None:
+        """Return once more than ``after`` completion requests went out, or ``task`` ended.
+
+        Two requests handed out together race to the server (the first one of a client is the
+        slowest to leave: the SDK builds its headers, httpx opens a connection), and a queueing server
+        answers in arrival order; so the next one is handed out only once this one is on its way.
+        """
+        while self.sends <= after and not task.done():
+            signal = self._signal()
+            signal.clear()
+            waiting = asyncio.ensure_future(signal.wait())
+            try:
+                await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiting.cancel()
 
     async def served_model_id(self) -> str | None:
         """The model id the first endpoint reports (part of the cache key: a new checkpoint behind the

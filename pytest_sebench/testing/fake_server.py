@@ -46,6 +46,8 @@ What a real server does with the text, as ``ServerConfig`` (all changeable with 
   ``message`` is "Error code: 400 - " + that message, ``body`` the dict, ``code`` the string "400".
   Without ``max_tokens`` only a prompt of ``context_length`` words or more is refused (vLLM's other
   message), and the answer is cut at what is left of the context.
+- ``token_seconds``: seconds per completion word (``usage.completion_tokens``) added to ``latency``,
+  so that long answers take longer, as on a real server.
 - ``slots`` (0: no limit): at most that many completion requests generate (hold a slot for their
   latency) at once; the others wait in line in order of arrival (the order of ``requests``), and a
   request's latency starts when it gets its slot, as on llama.cpp's serial server. Every completion
@@ -170,6 +172,9 @@ class ServerConfig:
     slots: int = 0  # completions generating at once, the rest wait in line (0: no limit)
     reasoning_field: str | None = None  # message field for a leading <think> block (None: left in content)
     context_length: int | None = None  # prompt + max_tokens words allowed (None: no limit)
+    # seconds per completion word added to ``latency``: a real server's time grows with the answer's
+    # length, and the plugin paces itself per generated token
+    token_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         # Checked here so a bad value fails in configure() or at start, not as a confusing reply later.
@@ -180,6 +185,8 @@ class ServerConfig:
                              f"not {self.reasoning_field!r}")
         if self.context_length is not None and self.context_length < 1:
             raise ValueError(f"ServerConfig: context_length must be positive, not {self.context_length!r}")
+        if not self.token_seconds >= 0:
+            raise ValueError(f"ServerConfig: token_seconds must be >= 0, not {self.token_seconds!r}")
 
 
 @dataclass(frozen=True)
@@ -584,7 +591,8 @@ class FakeServer:
             return _Decision(error_reply(500, failure, "server_error"), config.latency,
                              record(500, "responder_error"), False)
         payload = completion_payload(self._next_id(), model, messages, texts, max_tokens, config.reasoning_field)
-        return _Decision(json_reply(200, payload), config.latency, record(200, None), True)
+        generating = config.latency + config.token_seconds * payload["usage"]["completion_tokens"]
+        return _Decision(json_reply(200, payload), generating, record(200, None), True)
 
     def _fault_reply(self, fault: _Fault, model: str, messages: list[dict[str, Any]], n: int,
                      reasoning_field: str | None) -> tuple[Reply | None, float]:
@@ -661,6 +669,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 (default): a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each completion")
+    parser.add_argument("--token-seconds", type=float, default=0.0,
+                        help="seconds added per word of each completion's answer")
     parser.add_argument("--model-id", default=ServerConfig.model_id)
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     parser.add_argument("--slots", type=int, default=0,
@@ -698,7 +708,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(latency=args.latency, model_id=args.model_id, api_key=args.api_key, slots=args.slots,
-                        reasoning_field=args.reasoning_field, context_length=args.context_length)
+                        reasoning_field=args.reasoning_field, context_length=args.context_length,
+                        token_seconds=args.token_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
