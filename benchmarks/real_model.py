@@ -38,7 +38,10 @@ from pytest_sebench.testing.llama_server import LlamaServer, missing
 
 REPO = Path(__file__).resolve().parents[1]
 VERDICT = re.compile(r"\b(PASSED|FAILED|ERROR|XFAIL|XPASS)\b")
-REQUESTS = re.compile(r"requests: (\d+) answered, (\d+) retried, (\d+) failed(?:, (\d+) abandoned)?")
+# this version's line, or the one before ("requests: N answered, N retried, N failed; ...")
+REQUESTS = re.compile(r"requests: (?:\d+ sent: (?P<answered>\d+) answered, (?P<failed>\d+) failed; (?P<retried>\d+) "
+                      r"retries, (?P<abandoned>\d+) abandoned|(?P<old_answered>\d+) answered, (?P<old_retried>\d+) "
+                      r"retried, (?P<old_failed>\d+) failed)")
 ERRORS = re.compile(r"(\d+) errors?\b")
 
 
@@ -106,7 +109,8 @@ def run(server: LlamaServer, args: argparse.Namespace) -> None:
 def report(log: Log, wall: float, stopped: bool, busy: float, generated: int, args: argparse.Namespace) -> None:
     verdicts = sum(1 for _, line in log.lines if VERDICT.search(line) and "sebench::" in line and "%]" in line)
     requests = log.last(REQUESTS)
-    abandoned = "n/a" if requests is None else (requests.group(4) or f"(no count; {requests.group(2)} retried)")
+    abandoned = "n/a" if requests is None else (requests["abandoned"] or
+                                                  f"(not counted; {requests['old_retried']} retried)")
     final = log.lines[-1][1] if log.lines else ""
     errors = ERRORS.search(final) if "==" in final else None
     first = log.first(re.compile(r"sebench::\S+ (PASSED|FAILED|ERROR|XFAIL)|^\[gw\d\] .*(PASSED|FAILED|ERROR)"))

@@ -65,8 +65,7 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
             cache_dir=_cache_dir(config))
     except DataError as error:
         raise pytest.UsageError(str(error)) from None
-    for warning in benchmark.warnings:
-        config.issue_config_time_warning(pytest.PytestWarning(f"sebench: {warning}"), stacklevel=2)
+    notes = list(benchmark.warnings)  # shown at the top and the end of the run (see ActiveHooks)
     if resolved["sandbox"] == "docker" and not _is_worker(config):
         _check_docker(resolved)
     if resolved["sandbox"].startswith(("http://", "https://")) and not _is_worker(config):
@@ -80,6 +79,8 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
                             cache_root=answer_cache_root(resolved, _cache_dir(config) / "answers", run_id),
                             run_id=run_id, workers=_worker_count(config))
     state = SebenchSession.create(resolved, benchmark, answers, run_id, baseline)
+    if not _is_worker(config):  # one request to the server, before anything is graded
+        notes += answers.start_notes()
     state.only_solved_by = _read_report_option(resolved, "only_solved_by")
     # what this run is made of, for the checks against other reports (computed once: a git call)
     facts = state.provenance(state.answers.facts()) if (
@@ -87,15 +88,12 @@ def _start_session(config: pytest.Config, resolved: settings_module.Settings) ->
     if state.only_solved_by is not None and facts is not None:
         from .gate.comparable import dataset_differences
 
-        for difference in dataset_differences(state.only_solved_by.provenance, facts):
-            config.issue_config_time_warning(pytest.PytestWarning(
-                f"sebench: --sebench-only-solved-by={resolved['only_solved_by']}: {difference}; items are "
-                "matched by id anyway"), stacklevel=2)
+        notes += [f"--sebench-only-solved-by={resolved['only_solved_by']}: {difference}; items are matched "
+                  "by id anyway" for difference in dataset_differences(state.only_solved_by.provenance, facts)]
     state.junit_item_properties = _junit_family(config) in ("xunit1", "legacy")
     if baseline is not None and facts is not None:
-        state.warnings = _check_comparable(resolved, facts, baseline)
-        for warning in state.warnings:
-            config.issue_config_time_warning(pytest.PytestWarning(f"sebench baseline: {warning}"), stacklevel=2)
+        state.warnings = _check_comparable(resolved, facts, baseline)  # shown with the comparison
+    state.notes = notes
     return state
 
 
@@ -213,6 +211,7 @@ class ActiveHooks:
                          f"{len(self.state.baseline.items)} items)")
         if self.state.only_solved_by is not None:
             lines.append(f"sebench: {self.state.selection_note()}")
+        lines += [f"sebench: WARNING: {note}" for note in self.state.notes]
         return lines
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
@@ -289,8 +288,10 @@ class ActiveHooks:
                           self.state.settings["baseline"])
         terminalreporter.write(render_evaluation(self.state.evaluation(), steps, width=writer.fullwidth,
                                                  color=writer.hasmarkup))
-        if self.state.answers.counters is not None:
-            terminalreporter.write_line(self.state.answers.counters.line())
+        if (requests := self.state.requests_line()) is not None:
+            terminalreporter.write_line(requests)
+        for note in self.state.notes:  # again at the end, where a CI log is read first
+            terminalreporter.write_line(f"WARNING: {note}", yellow=True)
         if _REPORT_ERROR in config.stash:
             terminalreporter.write_line(f"ERROR: {config.stash[_REPORT_ERROR]}", red=True)
         elif self.state.settings["report"] is not None:

@@ -42,6 +42,7 @@ class SebenchSession:
     policy: Policy = Policy(has_baseline=False)
     gates: GateSettings = GateSettings()
     warnings: list[str] = field(default_factory=list)  # about the baseline's comparability
+    notes: list[str] = field(default_factory=list)  # about the model server, found at start
     junit_item_properties: bool = True  # off for xunit2, whose schema has no per-test properties
     only_solved_by: RunReport | None = None  # --sebench-only-solved-by
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -207,6 +208,15 @@ class SebenchSession:
         if self.answers.counters is not None:
             report["requests"] = self.answers.counters.to_json()
         write_report(path, report)
+
+    def requests_line(self) -> str | None:
+        """The closing ``requests:`` line of a served model (None for the others)."""
+        counters = self.answers.counters
+        if counters is None:
+            return None
+        reused = sum(bool((sample.get("answer") or {}).get("reused"))
+                     for record in self.records.values() for sample in record.get("samples", ()))
+        return counters.line(reused, self.answers.stop_cause())
 
     def write_correct(self, path: Path) -> None:
         from .report.save_correct import write_correct

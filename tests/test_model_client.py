@@ -97,11 +97,21 @@ def test_several_endpoints_share_the_load():
     assert sorted(texts) == ["a", "a", "b", "b"]
 
 
-def test_served_model_id(server):
-    assert asyncio.run(client_for(server.base_url).served_model_id()) == "fake-model"
+def test_served_weights(server):
+    weights = asyncio.run(client_for(server.base_url).served_weights())
+    assert weights.model_id == "fake-model" and weights.identity("fake-model") == {}  # the name says nothing
+    server.configure(model_root="/ckpts/run-8/step-1200")  # vLLM
+    assert asyncio.run(client_for(server.base_url).served_weights()).identity("fake-model") == {
+        "root": "/ckpts/run-8/step-1200"}
+    server.configure(model_root=None, model_info={"model_path": "/ckpts/run-8", "weight_version": "1200"})
+    assert asyncio.run(client_for(server.base_url).served_weights()).identity("fake-model") == {
+        "model_path": "/ckpts/run-8", "weight_version": "1200"}  # SGLang
+    server.configure(model_info=None, model_id="/models/gemma.gguf")  # llama.cpp: the id is the file
+    assert asyncio.run(client_for(server.base_url).served_weights()).identity("gemma") == {
+        "model_id": "/models/gemma.gguf"}
     server.set_dead(True)
     with pytest.raises(ServerUnusable):
-        asyncio.run(client_for(server.base_url).served_model_id())
+        asyncio.run(client_for(server.base_url).served_weights())
 
 
 # -- the broker: concurrency, no duplicates, shared cache -------------------------------------------
@@ -135,11 +145,11 @@ def test_second_run_reads_the_cache(tmp_path):
     with FakeServer(echo_responder("x")) as server:
         first = make_broker(server, tmp_path, concurrency=4)
         first.start(requests_for(5))
-        assert all(not first.get(r).cached for r in requests_for(5))
+        assert all(not first.get(r).reused for r in requests_for(5))
         first.close()
         second = make_broker(server, tmp_path, concurrency=4)
         second.start(requests_for(5))
-        assert all(second.get(r).cached for r in requests_for(5))
+        assert all(second.get(r).reused for r in requests_for(5))
         second.close()
         assert server.completion_attempts == 5
 

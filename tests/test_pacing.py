@@ -120,3 +120,10 @@ def test_the_clock_is_shared_through_its_folder(tmp_path):
     assert second.last_answer("gpu1:8000") == 0.0
     first.answered("gpu1:8000")
     assert second.last_answer("gpu1:8000") > 0.0
+
+
+def test_a_server_whose_time_ignores_the_length_is_not_taken_for_a_queue():
+    window = Window(ceiling=8)
+    for index in range(40):  # same seconds for every answer, very different lengths
+        window.answered(0.5, 20 if index % 2 else 80, sent_with=window.limit)
+    assert window.limit == 8

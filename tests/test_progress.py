@@ -128,7 +128,7 @@ def test_display_on_keeps_every_result_and_the_summary(pytester, monkeypatch, sl
     result.assert_outcomes(passed=SELECTED)
     text = result.stdout.str()
     assert DISPLAY_TEXT in text  # it did draw
-    result.stdout.fnmatch_lines(["*SE-Bench summary*", f"requests: {SELECTED} answered*"])
+    result.stdout.fnmatch_lines(["*SE-Bench summary*", f"requests: {SELECTED} sent: {SELECTED} answered*"])
     assert text.rindex(DISPLAY_TEXT) < text.index("SE-Bench summary")  # gone before the summary
 
 
@@ -196,7 +196,7 @@ def test_lines_under_ci_keep_pytests_output(pytester, monkeypatch, slower_server
     else:
         dots = [line for line in plain if re.fullmatch(r"(sebench )?\.+ +\[100%\]", line)]
         assert len(dots) == 1 and dots[0].count(".") == SELECTED and len(dots[0]) == width, plain
-    result.stdout.fnmatch_lines(["*SE-Bench summary*", f"requests: {SELECTED} answered*"])
+    result.stdout.fnmatch_lines(["*SE-Bench summary*", f"requests: {SELECTED} sent: {SELECTED} answered*"])
     assert text.rindex(LINE_START) < text.index("SE-Bench summary")
 
 
@@ -256,7 +256,7 @@ def test_auto_animates_on_a_terminal_only(pytester, slower_server, extra_env, ex
     args = sebench_args(slower_server, *extra_args, "--sebench-progress-interval=0.5")
     code, output = run_in_pty([sys.executable, "-m", "pytest", *args], env, pytester.path)
     assert code == 0, output
-    assert f"{SELECTED} passed" in output and f"requests: {SELECTED} answered" in output
+    assert f"{SELECTED} passed" in output and f"requests: {SELECTED} sent: {SELECTED} answered" in output
     assert DISPLAY_TEXT in output  # the one or the other
     assert any(control in output for control in DISPLAY_CONTROLS) is live
     assert (LINE_START in output) is not live  # elsewhere, progress lines

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.real_model, pytest.mark.xdist_group("real_model")]
 
 MAX_TOKENS = 48
 MODEL = "gemma-3-270m"
-REQUESTS_LINE = re.compile(r"requests: (\d+) answered, (\d+) retried, (\d+) failed, (\d+) abandoned")
+REQUESTS_LINE = re.compile(r"requests: \d+ sent: (\d+) answered, (\d+) failed; (\d+) retries, (\d+) abandoned")
 PROGRESS_LINE = re.compile(r"^sebench progress: (\d+)/(\d+) answered")
 
 
@@ -63,7 +63,7 @@ def plugin_args(server: LlamaServer, *args: str) -> list[str]:
 def requests_line(result: pytest.RunResult) -> tuple[int, int, int, int]:
     match = REQUESTS_LINE.search(result.stdout.str())
     assert match, result.stdout.str()
-    answered, retried, failed, abandoned = map(int, match.groups())
+    answered, failed, retried, abandoned = map(int, match.groups())
     return answered, retried, failed, abandoned
 
 

@@ -57,8 +57,8 @@ def test_a_serial_server_is_asked_in_item_order_and_nothing_is_abandoned(pyteste
         assert asked[0] == 0 and all(abs(item - position) <= 1 for position, item in enumerate(asked))
     else:
         assert all(abs(item - position) <= 4 for position, item in enumerate(asked))
-    result.stdout.fnmatch_lines([f"requests: {len(SINGLE)} answered, 0 retried, 0 failed, 0 abandoned*"
-                                 "concurrency settled at *"])
+    result.stdout.fnmatch_lines([f"requests: {len(SINGLE)} sent: {len(SINGLE)} answered, 0 failed; 0 retries, "
+                                 "0 abandoned after a timeout; concurrency settled at *"])
     requests = json.loads(report.read_text())["requests"]
     assert requests["abandoned"] == 0 and 1 <= requests["limit"] <= requests["ceiling"]
 
@@ -81,7 +81,7 @@ def test_a_silent_server_still_times_out(pytester):
         result = run(pytester, server, "-k", "0000", "--sebench-request-timeout=0.5")
         result.assert_outcomes(passed=1)
         assert server.completion_attempts == 2
-    result.stdout.fnmatch_lines(["requests: 1 answered, 1 retried, 0 failed, 1 abandoned*"])
+    result.stdout.fnmatch_lines(["requests: 1 sent: 1 answered, 0 failed; 1 retries, 1 abandoned*"])
 
 
 @pytest.mark.parametrize("workers", WORKERS)

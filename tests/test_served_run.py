@@ -53,10 +53,10 @@ def test_every_item_answered_once(pytester, server, workers):
     assert SECRET not in text and SECRET not in result.stdout.str()
     samples = [sample for item in json.loads(text)["items"] for sample in item["samples"]]
     assert all(sample["answer"]["completion_tokens"] > 0 for sample in samples)
-    # "cached": not asked by the process that graded it. With -n2 an item may be graded by the
-    # worker that did not ask for its answer (the other one prefetched it): only -n0 has none.
-    if workers == "-n0":
-        assert not any(sample["answer"]["cached"] for sample in samples)
+    # a first run reuses nothing, whichever worker asked for an answer and whichever graded it
+    assert not any(sample["answer"]["reused"] for sample in samples)
+    result.stdout.fnmatch_lines([f"requests: {PROBLEMS} sent: {PROBLEMS} answered, 0 failed; 0 retries*"])
+    assert "reused" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("workers", WORKERS)
@@ -77,7 +77,9 @@ def test_dead_server_errors_every_item_and_still_reports(pytester, server, worke
     result = run(pytester, server, workers, f"--sebench-report={report}", "--sebench-cache=off")
     result.assert_outcomes(errors=PROBLEMS)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*infrastructure error*cannot reach the model server*"])
+    result.stdout.fnmatch_lines(["sebench: WARNING: cannot reach the model server*every item will be an ERROR*",
+                                 "*infrastructure error*cannot reach the model server*",
+                                 "requests: none sent: cannot reach the model server*"])
     summary = json.loads(report.read_text())["summary"]["overall"]
     assert summary["items"] == PROBLEMS and summary["errors"] == PROBLEMS and summary["accuracy"] == 0
 
@@ -112,8 +114,11 @@ def test_cache_is_reused_and_revisions_do_not_share(pytester, server):
 
     ask("step-100")
     assert server.completion_attempts == 4
-    ask("step-100").assert_outcomes(passed=4, deselected=PROBLEMS - 4)
+    again = ask("step-100")
+    again.assert_outcomes(passed=4, deselected=PROBLEMS - 4)
     assert server.completion_attempts == 4
+    again.stdout.fnmatch_lines(["requests: 0 sent: 0 answered, 0 failed; 0 retries, 0 abandoned after a "
+                                "timeout; 4 answers reused from an earlier run's cache"])
     ask("step-200")
     assert server.completion_attempts == 8
     server.configure(model_id="another-checkpoint")  # same name, new weights behind the endpoint
@@ -199,4 +204,36 @@ def test_workers_finishing_early_do_not_strand_requests(pytester):
             "-n3", "--sebench-samples=2", "--sebench-concurrency=6", "--sebench-cache=off", timeout=240)
         result.assert_outcomes(passed=PROBLEMS)
         assert server.completion_attempts == 2 * PROBLEMS
-    result.stdout.fnmatch_lines([f"requests: {2 * PROBLEMS} answered*"])
+    result.stdout.fnmatch_lines([f"requests: {2 * PROBLEMS} sent: {2 * PROBLEMS} answered, 0 failed*"])
+
+
+@pytest.mark.parametrize("reports", [{"model_root": "/ckpts/run-{}/step-1200"},
+                                     {"model_info": {"model_path": "/ckpts/run-{}", "weight_version": "1200"}}])
+def test_two_training_runs_served_under_one_name_never_share_answers(pytester, server, reports):
+    """vLLM's root, or SGLang's model_path: what the endpoint reports keys the cache and the report."""
+    cache, some = pytester.path / "answers", ("-k", "0001 or 0002")
+
+    def serve(run: int) -> dict:
+        return {name: value.format(run) if isinstance(value, str) else
+                {key: text.format(run) for key, text in value.items()} for name, value in reports.items()}
+
+    reports_of = []
+    for run_number in (7, 8, 8):
+        server.configure(**serve(run_number))
+        report = pytester.path / f"r{run_number}.json"
+        result = run(pytester, server, *some, f"--sebench-cache={cache}", "--sebench-model-revision=step-1200",
+                     f"--sebench-report={report}")
+        assert "WARNING" not in result.stdout.str()
+        reports_of.append(json.loads(report.read_text())["provenance"]["model"]["weights"])
+    assert server.completion_attempts == 8  # run 8 asked again; its second run reused its own answers
+    assert reports_of[0] != reports_of[1] == reports_of[2]
+    assert "run-8" in json.dumps(reports_of[1])
+
+
+def test_a_server_that_does_not_tell_checkpoints_apart_is_warned_about(pytester, server):
+    server.configure(model_id="ckpt")  # vLLM with --served-model-name ckpt and an older release
+    result = run(pytester, server, "-k", "0001", "--sebench-cache=off", "--sebench-model-revision=step-1200")
+    result.stdout.fnmatch_lines([
+        "sebench: WARNING: the model server at 127.0.0.1:* reports nothing that tells checkpoints apart*",
+        "*SE-Bench summary*",
+        "WARNING: the model server at 127.0.0.1:* reports nothing*give every checkpoint a unique revision*"])

@@ -81,7 +81,8 @@ def load_local(source: str, splits: tuple[str, ...], splits_explicit: bool) -> L
         raise DataError(f"{root} has none of the splits {', '.join(splits)} (splits there: {there})")
     warnings = []
     if missing:
-        warnings.append(f"{root} has no {', '.join(missing)}: loaded {', '.join(chosen)} only")
+        warnings.append(f"{root} has no {', '.join(missing)}: loaded {', '.join(chosen)} only (the default "
+                        f"--sebench-split; name the splits to run, e.g. --sebench-split={','.join(chosen)})")
     lines = {split: list(read_jsonl(available[split])) for split in chosen}
     return LoadedSplits(lines, str(root), warnings, find_local_docs(root))
 

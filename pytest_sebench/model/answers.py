@@ -28,6 +28,14 @@ class AnswerSource(Protocol):
         """What ``describe`` says that needs no request to the server (for checks at start)."""
         ...
 
+    def start_notes(self) -> list[str]:
+        """What the user must know before the run starts (the controller asks once)."""
+        ...
+
+    def stop_cause(self) -> str | None:
+        """Why the model stopped being asked before the end, if it did."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -45,6 +53,12 @@ class _Instant:
 
     def facts(self) -> dict[str, Any]:
         return self.describe()
+
+    def start_notes(self) -> list[str]:
+        return []
+
+    def stop_cause(self) -> str | None:
+        return None
 
     def close(self) -> None:
         pass

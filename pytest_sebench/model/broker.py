@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from . import progress
@@ -40,7 +40,7 @@ class AnswerRequest:
 @dataclass(frozen=True)
 class Answer:
     completion: Completion
-    cached: bool  # not asked by this process in this run (an earlier run's answer, or another worker's)
+    reused: bool  # asked by an earlier run (found in the answer cache), not by this one
 
 
 class AnswerBroker:
@@ -63,7 +63,6 @@ class AnswerBroker:
         self._cursor = 0
         self._positions: dict[str, int] = {}
         self._walking = False  # the walk (dispatcher) is running: items wait for it to reach theirs
-        self._asked: set[str] = set()  # keys this process sent in this run
         self._claimed: set[str] = set()  # keys this process took (items and fetchers race for them)
         self._claim_lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -127,7 +126,7 @@ class AnswerBroker:
         while True:
             completion = self.cache.get(request.key)
             if completion is not None:
-                return Answer(completion, cached=request.key not in self._asked)
+                return Answer(completion, reused=completion.run != self.cache.run_id)
             self._raise_if_failed(request.key)
             if not self.cache.holder_alive(request.key) and not self._walk_will_reach(request.key):
                 # Nobody alive is asking and the walk is past it (its owner died): ask now.
@@ -141,6 +140,10 @@ class AnswerBroker:
         """Whether this process's walk is still on its way to ``key``: then the request goes out in
         item order (asking at once could overtake the requests of earlier items at the server)."""
         return self._walking and self._positions.get(key, -1) >= self._cursor
+
+    def stop_cause(self) -> str | None:
+        """Why no more requests are sent in this run (by any of its processes), if they stopped."""
+        return self.cache.failure(REFUSED_KEY) or self._fatal or self.cache.failure(FATAL_KEY)
 
     def _raise_if_failed(self, key: str) -> None:
         refused = self.cache.failure(REFUSED_KEY)
@@ -216,7 +219,6 @@ class AnswerBroker:
 
     async def _ask(self, request: AnswerRequest, priority: int) -> None:
         assert self._client is not None
-        self._asked.add(request.key)
         try:
             completion = await self._client.complete(request.prompt, priority)
         except ServerUnusable as error:
@@ -229,7 +231,7 @@ class AnswerBroker:
             self.counters.failed += 1
             self.cache.fail(request.key, f"{request.label}: {error}")
         else:
-            self.cache.put(request.key, completion)
+            self.cache.put(request.key, replace(completion, run=self.cache.run_id))
             self.counters.done += 1
             self._refusals = ("", 0)
             self._release_held()  # the server does answer: those were refusals of their own

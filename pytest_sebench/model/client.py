@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .identity import ServedWeights, weights_from
 from .pacing import IN_ORDER, EndpointClock, Window
 
 MAX_BACKOFF_SECONDS = 60.0
@@ -48,20 +49,21 @@ class Completion:
     finish_reason: str | None = None  # "stop"; "length" when cut at max_tokens
     reasoning: str | None = None  # a reasoning parser's separate field (vLLM, SGLang), if any
     reasoning_tokens: int | None = None  # as the server counts them (usage.completion_tokens_details)
+    run: str | None = None  # the run that asked for it (an answer cache outlives runs)
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "latency": round(self.latency, 4),
                 "attempts": self.attempts, "endpoint": self.endpoint, "served_model": self.served_model,
                 "finish_reason": self.finish_reason, "reasoning": self.reasoning,
-                "reasoning_tokens": self.reasoning_tokens}
+                "reasoning_tokens": self.reasoning_tokens, "run": self.run}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Completion":
         return cls(str(data["text"]), data.get("prompt_tokens"), data.get("completion_tokens"),
                    float(data.get("latency", 0.0)), int(data.get("attempts", 1)),
                    str(data.get("endpoint", "")), data.get("served_model"), data.get("finish_reason"),
-                   data.get("reasoning"), data.get("reasoning_tokens"))
+                   data.get("reasoning"), data.get("reasoning_tokens"), data.get("run"))
 
 
 class RequestFailed(Exception):
@@ -92,39 +94,43 @@ class Refused(RequestFailed):
 
 @dataclass
 class Counters:
-    """What the summary shows about requests (summed over xdist workers)."""
+    """What the closing ``requests:`` line says about this run's requests; each asking process counts
+    its own, and the controller adds them up (``add``), so every request is counted once."""
 
-    done: int = 0
-    retried: int = 0
-    failed: int = 0
-    cached: int = 0  # answers an item used that this process did not ask for
+    done: int = 0  # requests answered
+    retried: int = 0  # attempts made again (after a 429, 5xx, timeout, dropped connection, bad body)
+    failed: int = 0  # requests given up (retries used up, or refused)
     abandoned: int = 0  # attempts given up after --sebench-request-timeout (then retried)
-    limit: int = 0  # the concurrency window now (summed over processes)
+    limit: int = 0  # the concurrency window where it settled (summed over processes)
     ceiling: int = 0  # its ceiling (summed: --sebench-concurrency)
     peak: int = 0  # most requests in flight at once (summed over processes: an upper bound)
 
     def add(self, other: dict[str, int]) -> None:
         """Add another process's ``to_json()``."""
-        self.done += int(other.get("answered", 0))
-        self.retried += int(other.get("retried", 0))
-        self.failed += int(other.get("failed", 0))
-        self.cached += int(other.get("cached", 0))
-        self.abandoned += int(other.get("abandoned", 0))
-        self.limit += int(other.get("limit", 0))
-        self.ceiling += int(other.get("ceiling", 0))
-        self.peak += int(other.get("peak", 0))
+        for name, value in self.to_json().items():
+            setattr(self, _FIELDS.get(name, name), value + int(other.get(name, 0)))
 
     def to_json(self) -> dict[str, int]:
         return {"answered": self.done, "retried": self.retried, "failed": self.failed,
-                "cached": self.cached, "abandoned": self.abandoned, "limit": self.limit,
-                "ceiling": self.ceiling, "peak": self.peak}
+                "abandoned": self.abandoned, "limit": self.limit, "ceiling": self.ceiling, "peak": self.peak}
 
-    def line(self) -> str:
-        window = (f"; concurrency settled at {self.limit} of at most {self.ceiling} (peak {self.peak})"
-                  if self.ceiling else "")
-        return (f"requests: {self.done} answered, {self.retried} retried, {self.failed} failed, "
-                f"{self.abandoned} abandoned after a timeout; {self.cached} answers taken from the "
-                f"cache or another worker{window}")
+    def line(self, reused: int = 0, stopped: str | None = None) -> str:
+        """``reused``: answers the items took from an earlier run's cache; ``stopped``: why the
+        requests stopped (the server could not be used)."""
+        sent = self.done + self.failed
+        if not sent and stopped:
+            text = f"requests: none sent: {stopped}"
+        else:
+            text = (f"requests: {sent} sent: {self.done} answered, {self.failed} failed; {self.retried} "
+                    f"retries, {self.abandoned} abandoned after a timeout")
+        if reused:
+            text += f"; {reused} answers reused from an earlier run's cache"
+        if self.ceiling and sent:
+            text += f"; concurrency settled at {self.limit} of at most {self.ceiling} (peak {self.peak})"
+        return text
+
+
+_FIELDS = {"answered": "done"}  # to_json's names that differ from the attributes
 
 
 def endpoint_label(base_url: str) -> str:
@@ -194,9 +200,8 @@ class ChatClient:
             finally:
                 waiting.cancel()
 
-    async def served_model_id(self) -> str | None:
-        """The model id the first endpoint reports (part of the cache key: a new checkpoint behind the
-        same name gets new answers)."""
+    async def served_weights(self) -> ServedWeights:
+        """What the first endpoint reports about the weights it serves (see identity.py)."""
         try:
             page = await self._clients[0].models.list()
         except self.openai.APIConnectionError as error:
@@ -206,9 +211,17 @@ class ChatClient:
             if error.status_code in (401, 403):
                 raise ServerUnusable(f"the model server at {self._labels[0]} refused the API key "
                                      f"({error.status_code})") from None
-            return None  # some servers do not list models; the name alone then keys the cache
-        ids = [model.id for model in page.data]
-        return self.model if self.model in ids else (ids[0] if ids else None)
+            page = None  # some servers do not list models; the name alone then keys the cache
+        return weights_from(list(page.data) if page is not None else [], self.model, await self._model_info())
+
+    async def _model_info(self) -> Any:
+        """SGLang's ``GET /get_model_info`` beside ``/v1``; None where the server has none."""
+        base = str(self._clients[0].base_url).rstrip("/")
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        try:
+            return await self._clients[0].get(f"{root}/get_model_info", cast_to=object)
+        except Exception:  # 404 from servers other than SGLang, or anything odd: nothing reported
+            return None
 
     async def complete(self, prompt: str, priority: int = IN_ORDER) -> Completion:
         last_error = "no attempt made"

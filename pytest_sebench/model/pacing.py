@@ -12,8 +12,9 @@ back time out although the server is healthy. So each asking process adapts:
   make each answer n times slower, so the window settles at 2: one answer generating, one waiting,
   the server never idle and never holding a long queue. A batching server (vLLM, SGLang) slows
   down only a little per request added, so the window grows far (to the ceiling unless the batch
-  makes every answer 1.5x slower). This is TCP Vegas's idea with a throughput-friendly threshold;
-  per token, because answers of different lengths take different times.
+  makes every answer 1.5x slower). This is TCP Vegas's idea with a throughput-friendly threshold.
+  The pace is measured per answer and per generated token, and the smaller slowdown counts: answers
+  of different lengths take different times, and some servers' times do not follow the length.
 - Free places in the window go to the most urgent request first: an item that is waiting for its
   answer now, then the run's requests in item order (see ``broker.py``).
 - :class:`EndpointClock` measures a request's timeout from the later of its sending and the last
@@ -61,8 +62,10 @@ class Window:
         self.in_flight = 0
         self.peak = 0
         self.shrinks = 0
-        self._fastest: float | None = None  # lowest seconds per token seen: the unqueued pace
-        self._average: float | None = None  # moving average of seconds per token
+        # The pace of answers two ways: seconds per answer and seconds per generated token; for each,
+        # the fastest seen (the unqueued pace) and a moving average.
+        self._fastest: list[float] = []
+        self._average: list[float] = []
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._change: asyncio.Event | None = None  # set when a place may have come free
@@ -115,11 +118,17 @@ class Window:
     def answered(self, seconds: float, tokens: int | None, sent_with: int) -> None:
         """An answer came after ``seconds``; ``sent_with`` requests were in flight when it was sent
         (itself included)."""
-        pace = max(seconds, 1e-6) / max(1, tokens) if tokens else max(seconds, 1e-6)
-        self._fastest = pace if self._fastest is None else min(self._fastest, pace)
-        self._average = pace if self._average is None else \
-            SMOOTHING * pace + (1 - SMOOTHING) * self._average
-        slowdown = self._average / self._fastest
+        seconds = max(seconds, 1e-6)
+        paces = [seconds, seconds / max(1, tokens) if tokens else seconds]
+        if not self._fastest:
+            self._fastest, self._average = list(paces), list(paces)
+        self._fastest = [min(fastest, pace) for fastest, pace in zip(self._fastest, paces)]
+        self._average = [SMOOTHING * pace + (1 - SMOOTHING) * average
+                         for average, pace in zip(self._average, paces)]
+        # Queueing slows both measures alike. Answers of different lengths make seconds per answer
+        # vary, a server whose time does not follow the length makes seconds per token vary: the
+        # smaller slowdown is the one that is not such an artefact.
+        slowdown = min(average / fastest for average, fastest in zip(self._average, self._fastest))
         if slowdown > SHRINK_ABOVE and self.limit > 1:
             self.limit -= 1
             self.shrinks += 1
@@ -133,7 +142,7 @@ class Window:
             self.limit = max(1, self.limit // 2)
             self.shrinks += 1
         # the moving average holds answers that waited in the queue we just gave up on
-        self._average = self._fastest
+        self._average = list(self._fastest)
 
     def stats(self) -> WindowStats:
         return WindowStats(self.limit, self.ceiling, self.peak, self.shrinks)

@@ -14,6 +14,7 @@ from ..prompt.templates import PromptBuilder
 from .broker import AnswerBroker, AnswerRequest
 from .cache import AnswerCache, answer_key
 from .client import ChatClient, Counters, Refused, Sampling, ServerUnusable, endpoint_label
+from .identity import ServedWeights, undistinguished_warning
 from .pacing import START_WINDOW, EndpointClock, Window
 
 # Words of a refusal that say the request does not fit the server's context (vLLM, SGLang, llama.cpp,
@@ -51,7 +52,7 @@ class ServedModel:
         self.cache = cache
         self._counters = Counters()
         self.label = settings.model
-        self._served_model: str | None = None
+        self._weights: ServedWeights | None = None
         self._clock = EndpointClock(cache.run_folder("endpoints"))
         # xdist workers share the ceiling and the first window: a serial server gets two requests at
         # first whatever the number of workers (at least one per worker)
@@ -89,20 +90,34 @@ class ServedModel:
         return ("Check the request settings against what the server accepts: --sebench-model, "
                 "--sebench-max-tokens, --sebench-temperature")
 
-    def _identify(self) -> str | None:
-        """Ask the server which model it serves (once, at start): a new checkpoint means new answers."""
-        async def ask() -> str | None:
-            client = self._client()
-            try:
-                return await client.served_model_id()
-            finally:
-                await client.aclose()
-        return asyncio.run(ask())
+    def identify(self) -> ServedWeights:
+        """Ask the server which weights it serves (once per process): a new checkpoint, new answers.
+        Raises ServerUnusable when it cannot be reached or refuses the key."""
+        if self._weights is None:
+            async def ask() -> ServedWeights:
+                client = self._client()
+                try:
+                    return await client.served_weights()
+                finally:
+                    await client.aclose()
+            self._weights = asyncio.run(ask())
+        return self._weights
+
+    def start_notes(self) -> list[str]:
+        """A server that cannot be used, or that does not tell its checkpoints apart."""
+        try:
+            weights = self.identify()
+        except ServerUnusable as error:
+            return [f"{error}: every item will be an ERROR with this cause"]
+        if weights.identity(self.settings.model):
+            return []
+        return [undistinguished_warning(self.settings.model, self.settings.revision,
+                                        endpoint_label(self.settings.base_urls[0]))]
 
     def prepare(self, problems: Sequence[Problem]) -> None:
         """Start prefetching every sample of the selected problems."""
         try:
-            self._served_model = self._identify()
+            self.identify()
         except ServerUnusable as error:
             self._broker.cache.fail("server-unusable", str(error))
             return
@@ -111,7 +126,8 @@ class ServedModel:
 
     def request(self, problem: Problem, sample: int) -> AnswerRequest:
         prompt = self.prompts.build(problem, self.library)
-        fields: dict[str, Any] = {"model": self.settings.model, "served_model": self._served_model,
+        weights = self._weights.identity(self.settings.model) if self._weights is not None else {}
+        fields: dict[str, Any] = {"model": self.settings.model, "weights": weights,
                                   "revision": self.settings.revision, "prompt": prompt,
                                   "sample": sample, **self.settings.sampling.key_fields()}
         return AnswerRequest(answer_key(fields), prompt, f"{problem.id}#{sample}")
@@ -119,22 +135,23 @@ class ServedModel:
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
         answer = self._broker.get(self.request(problem, sample))
         completion = answer.completion
-        self._counters.cached += answer.cached
         return completion.text, {"served_model": completion.served_model,
                                  "prompt_tokens": completion.prompt_tokens,
                                  "completion_tokens": completion.completion_tokens,
                                  "reasoning_tokens": completion.reasoning_tokens,
                                  "latency": round(completion.latency, 4), "attempts": completion.attempts,
-                                 "cached": answer.cached, "finish_reason": completion.finish_reason,
+                                 "reused": answer.reused, "finish_reason": completion.finish_reason,
                                  "reasoning": completion.reasoning}
 
+    def stop_cause(self) -> str | None:
+        return self._broker.stop_cause()
+
     def describe(self) -> dict[str, Any]:
-        if self._served_model is None:  # the xdist controller never prepared: ask once for the record
-            try:
-                self._served_model = self._identify()
-            except ServerUnusable:
-                pass
-        return {**self.facts(), "served_model": self._served_model}
+        try:
+            weights = self.identify().to_json()  # asked once already, at start
+        except ServerUnusable:
+            weights = None
+        return {**self.facts(), "weights": weights}
 
     def facts(self) -> dict[str, Any]:
         s = self.settings

@@ -46,6 +46,9 @@ What a real server does with the text, as ``ServerConfig`` (all changeable with 
   ``message`` is "Error code: 400 - " + that message, ``body`` the dict, ``code`` the string "400".
   Without ``max_tokens`` only a prompt of ``context_length`` words or more is refused (vLLM's other
   message), and the answer is cut at what is left of the context.
+- ``model_root``: listed as ``root`` in ``/v1/models`` (vLLM lists the served weights' path there);
+  ``model_info``: the JSON of ``GET /get_model_info`` beside ``/v1`` (SGLang's ``model_path`` and
+  ``weight_version``); 404 when None.
 - ``token_seconds``: seconds per completion word (``usage.completion_tokens``) added to ``latency``,
   so that long answers take longer, as on a real server.
 - ``slots`` (0: no limit): at most that many completion requests generate (hold a slot for their
@@ -145,6 +148,7 @@ from .fake_slots import SlotPool, Ticket
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
+MODEL_INFO_PATH = "/get_model_info"
 
 # Each fault kind with its options and their defaults; inject() refuses any other option.
 FAULT_OPTIONS: dict[str, dict[str, Any]] = {
@@ -175,6 +179,8 @@ class ServerConfig:
     # seconds per completion word added to ``latency``: a real server's time grows with the answer's
     # length, and the plugin paces itself per generated token
     token_seconds: float = 0.0
+    model_root: str | None = None  # listed as the model's ``root`` in /models, as vLLM gives the weights' path
+    model_info: dict[str, Any] | None = None  # served at GET /get_model_info (beside /v1), as SGLang does
 
     def __post_init__(self) -> None:
         # Checked here so a bad value fails in configure() or at start, not as a confusing reply later.
@@ -502,7 +508,11 @@ class FakeServer:
             reply = error_reply(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         elif method == "GET" and path == MODELS_PATH:
             model = {"id": config.model_id, "object": "model", "created": 0, "owned_by": "fake"}
+            if config.model_root is not None:
+                model["root"] = config.model_root
             reply = json_reply(200, {"object": "list", "data": [model]})
+        elif method == "GET" and path == MODEL_INFO_PATH and config.model_info is not None:
+            reply = json_reply(200, config.model_info)
         else:
             reply = error_reply(404, f"{method} {path} is not served by the fake model server",
                                 "invalid_request_error", "not_found")
