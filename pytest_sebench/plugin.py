@@ -211,6 +211,9 @@ class ActiveHooks:
                          f"{len(self.state.baseline.items)} items)")
         if self.state.only_solved_by is not None:
             lines.append(f"sebench: {self.state.selection_note()}")
+        if (subset := self.state.subset()) is not None:
+            lines.append(f"sebench: a stable random subset of at most {subset['limit']} problems per split "
+                         f"(--sebench-limit={subset['limit']}, --sebench-seed={subset['seed']})")
         lines += [f"sebench: WARNING: {note}" for note in self.state.notes]
         return lines
 
@@ -284,8 +287,12 @@ class ActiveHooks:
         terminalreporter.write(summary.render(width=writer.fullwidth, color=writer.hasmarkup))
         from .report.terminal import NextSteps, render_evaluation
 
-        steps = NextSteps(tuple(config.invocation_params.args), self.state.settings["report"],
-                          self.state.settings["baseline"])
+        settings = self.state.settings
+        inherited = tuple((f"--sebench-{name.replace('_', '-')}", settings.source_of(name))
+                          for name in ("report", "save_correct")
+                          if settings[name] is not None and settings.source_of(name) != "the command line")
+        steps = NextSteps(tuple(config.invocation_params.args), settings["report"], settings["baseline"],
+                          errors=summary.overall.errors, inherited_outputs=inherited)
         terminalreporter.write(render_evaluation(self.state.evaluation(), steps, width=writer.fullwidth,
                                                  color=writer.hasmarkup))
         if (requests := self.state.requests_line()) is not None:

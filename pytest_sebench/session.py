@@ -13,6 +13,7 @@ from typing import Any
 
 from .data.benchmark import Benchmark
 from .data.problems import Problem
+from .data.subset import subset_ids
 from .execution.backends import create_backend
 from .execution.base import Limits, Sandbox, SandboxUnavailable
 from .gate.baseline import ItemCounts, RunReport
@@ -116,11 +117,19 @@ class SebenchSession:
     # -- selection -------------------------------------------------------------------------------
 
     def select(self, items: list[Any]) -> list[Any]:
-        """The items ``--sebench-only-solved-by`` keeps (all of them without it)."""
-        if self.only_solved_by is None:
-            return items
-        solved = self.only_solved_by.solved_ids()
-        return [item for item in items if item.problem.id in solved]
+        """The items ``--sebench-only-solved-by`` keeps, then ``--sebench-limit``'s subset of them."""
+        if self.only_solved_by is not None:
+            solved = self.only_solved_by.solved_ids()
+            items = [item for item in items if item.problem.id in solved]
+        if self.settings["limit"] is not None:
+            chosen = subset_ids([item.problem for item in items], self.settings["limit"], self.settings["seed"])
+            items = [item for item in items if item.problem.id in chosen]
+        return items
+
+    def subset(self) -> dict[str, int] | None:
+        """What the report records of ``--sebench-limit`` (the items it ran are its items)."""
+        limit = self.settings["limit"]
+        return None if limit is None else {"limit": limit, "seed": self.settings["seed"]}
 
     def selection_note(self) -> str:
         assert self.only_solved_by is not None
@@ -192,8 +201,8 @@ class SebenchSession:
         return self._evaluation
 
     def provenance(self, model: dict[str, Any]) -> dict[str, Any]:
-        return provenance(problems=self.benchmark.problems, data_source=self.benchmark.data_source,
-                          model=model, sandbox=self.sandbox_name)
+        return {**provenance(problems=self.benchmark.problems, data_source=self.benchmark.data_source,
+                             model=model, sandbox=self.sandbox_name), "subset": self.subset()}
 
     def write_report(self, path: Path) -> None:
         evaluation = self.evaluation()

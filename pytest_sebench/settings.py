@@ -279,6 +279,10 @@ OPTIONS: tuple[Option, ...] = (
            "baseline and a paired test says the drop is real", _points, metavar="POINTS"),
     Option("save-correct", "write the solved answers here (reference rollout format plus the "
            "closed-book prompt), ready for SFT", _text, metavar="FILE"),
+    Option("limit", "run a stable random subset of N problems per split (a quick look at a checkpoint); "
+           "the report records it", _count(1), metavar="N"),
+    Option("seed", "which subset --sebench-limit takes (the same seed, the same problems)", _count(0), 0,
+           "SEED"),
 )
 
 # Conventional variables of the openai SDK, read after ours (an explicit SEBENCH_* wins).
@@ -326,6 +330,10 @@ def _raw_value(config: pytest.Config, option: Option) -> tuple[str | None, str]:
     env = os.environ.get(option.env_var)
     if env is not None and env != "":
         return env, f"environment variable {option.env_var}"
+    for override in reversed(config.getoption("override_ini") or ()):  # the last -o KEY=VALUE wins
+        key, _, value = str(override).partition("=")
+        if key.strip() == option.ini_key:
+            return (value, f"-o {option.ini_key} on the command line") if value.strip() else (None, "the default")
     ini = config.getini(option.ini_key)
     if ini not in (None, "", []):
         return str(ini), f"ini key {option.ini_key} in {config.inipath}"

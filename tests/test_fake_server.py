@@ -688,3 +688,26 @@ def test_command_line_flags_set_slots_reasoning_field_and_context_length() -> No
     with pytest.raises(SystemExit):
         parse_args(["--reasoning-field", "thoughts"])
 
+
+
+def test_the_reference_responder_answers_each_fixture_problem_with_its_solution(tmp_path):
+    """The README's way to try a served model without a GPU, run as the README says."""
+    from conftest import FIXTURE_DATA
+
+    ready = tmp_path / "url.txt"
+    server = subprocess.Popen([sys.executable, "-m", "pytest_sebench.testing.fake_server", "--port", "0",
+                               "--responder", "reference", "--data", str(FIXTURE_DATA), "--ready-file", str(ready)],
+                              stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if ready.exists() or server.poll() is not None:
+                break
+            time.sleep(0.05)
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--sebench-model=demo",
+                              f"--sebench-base-url={ready.read_text().strip()}", f"--sebench-data={FIXTURE_DATA}",
+                              "--sebench-cache=off"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "49 passed" in run.stdout

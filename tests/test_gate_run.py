@@ -89,6 +89,7 @@ def test_every_outcome_against_a_baseline(pytester, workers):
         "*regressions (1 of 1):*", "*rollouts/0000  1/1 -> 0/1*",
         "rerun the regressions: pytest *-k rollouts/0000*"])
     assert "accept this report" not in result.stdout.str()  # a red run is no baseline
+    result.stdout.fnmatch_lines(["not a baseline to keep: 1 regression failed"])
     data = report_of(report)
     comparison = data["comparison"]
     assert comparison["regressions"] == ["rollouts/0000"] and comparison["known_gaps"] == ["rollouts/0001"]
@@ -125,7 +126,9 @@ def test_accuracy_bar_decides_without_a_baseline(pytester, workers):
     below = rollout_run(pytester, "now", solved, "--sebench-fail-under=0.6", workers)
     below.assert_outcomes(passed=16, xfailed=N - 16)  # unsolved items do not decide: the bar does
     assert below.ret == pytest.ExitCode.TESTS_FAILED
-    below.stdout.fnmatch_lines(["*gate fail-under rollouts: FAIL mean@1 51.6% is below 60.0%*"])
+    below.stdout.fnmatch_lines(["*gate fail-under rollouts: FAIL mean@1 51.6% is below 60.0%*",
+                                "not a baseline to keep: gate fail-under rollouts failed"])
+    assert "keep this run" not in below.stdout.str()
     above = rollout_run(pytester, "now", solved, "--sebench-fail-under=rollouts:0.5", workers)
     assert above.ret == pytest.ExitCode.OK
     above.stdout.fnmatch_lines(["*gate fail-under rollouts: PASS mean@1 51.6% meets 50.0%*"])

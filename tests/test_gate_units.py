@@ -185,6 +185,24 @@ def test_rerun_command_replaces_selection_and_report():
                                     "single_test/0001-a or single_test/0002-b"]
 
 
+@pytest.mark.parametrize("outputs", [
+    ["--sebench-report=r.json"], ["--sebench-report", "r.json"], ["--junitxml=j.xml"], ["--junitxml", "j.xml"],
+    ["--junit-xml=j.xml"], ["--sebench-save-correct", "sft.jsonl"], ["--sebench-html=r.html"],
+    ["--sebench-markdown", "r.md"], ["-o", "sebench_report=r.json"], ["--override-ini=sebench_report=r.json"],
+    ["-k", "x"], ["-kx"]])
+def test_rerun_command_writes_none_of_the_runs_outputs(outputs):
+    args = ["--sebench-model=ckpt", *outputs, "-n", "4", "-o", "sebench_timeout=5"]
+    assert shlex.split(rerun_command(args, ["a"])) == [
+        "pytest", "--sebench-model=ckpt", "-n", "4", "-o", "sebench_timeout=5", "-k", "a"]
+
+
+def test_rerun_command_switches_off_outputs_set_elsewhere():
+    inherited = [("--sebench-report", "environment variable SEBENCH_REPORT"),
+                 ("--sebench-save-correct", "ini key sebench_save_correct in /p/pytest.ini")]
+    assert shlex.split(rerun_command(["--sebench-model=ckpt"], ["a"], inherited)) == [
+        "SEBENCH_REPORT=", "pytest", "--sebench-model=ckpt", "-o", "sebench_save_correct=", "-k", "a"]
+
+
 def test_drop_gate_without_paired_items_fails():
     empty = paired_difference([], [], binary=True, seed=1)
     gate = drop_gate(5, 0.05, empty)

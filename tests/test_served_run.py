@@ -79,7 +79,9 @@ def test_dead_server_errors_every_item_and_still_reports(pytester, server, worke
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["sebench: WARNING: cannot reach the model server*every item will be an ERROR*",
                                  "*infrastructure error*cannot reach the model server*",
+                                 f"not a baseline to keep: {PROBLEMS} infrastructure errors*",
                                  "requests: none sent: cannot reach the model server*"])
+    assert "accept this report" not in result.stdout.str() and "keep this run" not in result.stdout.str()
     summary = json.loads(report.read_text())["summary"]["overall"]
     assert summary["items"] == PROBLEMS and summary["errors"] == PROBLEMS and summary["accuracy"] == 0
 
@@ -112,7 +114,7 @@ def test_cache_is_reused_and_revisions_do_not_share(pytester, server):
     def ask(revision: str) -> pytest.RunResult:
         return run(pytester, server, *some, f"--sebench-cache={cache}", f"--sebench-model-revision={revision}")
 
-    ask("step-100")
+    ask("step-100").stdout.fnmatch_lines(["sebench: model=ckpt@step-100 *", "model ckpt@step-100, data *"])
     assert server.completion_attempts == 4
     again = ask("step-100")
     again.assert_outcomes(passed=4, deselected=PROBLEMS - 4)
@@ -165,7 +167,8 @@ def test_k_samples_metrics(pytester, workers):
     assert overall["k"] == 4 and overall["samples"] == 4 * PROBLEMS
     assert overall["mean_at_k"] == pytest.approx(0.5) and overall["pass_at_1"] == pytest.approx(0.5)
     assert overall["pass_at_k"] == 1.0
-    result.stdout.fnmatch_lines(["*mean@4*50.0%*", "*pass@4*100.0%*"])
+    result.stdout.fnmatch_lines(["*mean@4*50.0%*", "*pass@4*100.0%*",
+                                 f"*samples (4 per item)*{4 * PROBLEMS}*", f"*  correct*{2 * PROBLEMS}*"])
 
 
 def test_open_book_prompt_carries_the_docs_and_closed_does_not(pytester, server):

@@ -56,6 +56,8 @@ VALID: dict[str, tuple[str, Any]] = {
     "fail-under": ("single_test:0.5, multiple_test:0.25", {"single_test": 0.5, "multiple_test": 0.25}),
     "max-drop": ("5", 5.0),
     "save-correct": ("sft.jsonl", "sft.jsonl"),
+    "limit": ("20", 20),
+    "seed": ("7", 7),
 }
 
 
@@ -384,3 +386,10 @@ def test_model_and_rollouts_exclude_each_other(pytester, fixture_data, monkeypat
     result = run(pytester, "--sebench-model=reference", f"--sebench-data={fixture_data}")
     assert_usage_error(result, "--sebench-model (from the command line)",
                        "--sebench-rollouts (from environment variable SEBENCH_ROLLOUTS)", "exclude each other")
+
+
+def test_a_bad_value_given_with_dash_o_is_blamed_on_dash_o(pytester):
+    write_ini(pytester, sebench_timeout="3")
+    result = run(pytester, "--sebench-model=reference", "-o", "sebench_timeout=-5")
+    assert_usage_error(result, "'-5'", "--sebench-timeout", "-o sebench_timeout on the command line")
+    assert "pytest.ini" not in result.stderr.str()

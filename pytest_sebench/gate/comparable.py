@@ -26,11 +26,20 @@ def compare_provenance(base: dict[str, Any], now: dict[str, Any]) -> tuple[list[
             refusals.append(f"the {label} differs (baseline {base[key]}, now {now[key]})")
     warnings = [f"the {label} differs (baseline {base.get(key)}, now {now.get(key)})"
                 for key, label in _WARN_KEYS if _known_and_different(base.get(key), now.get(key))]
+    if (base.get("subset") or None) != (now.get("subset") or None):
+        warnings.append(f"the baseline ran {_subset_text(base.get('subset'))} and this run "
+                        f"{_subset_text(now.get('subset'))}: items are compared where both ran them only")
     base_model, now_model = base.get("model") or {}, now.get("model") or {}
     warnings += [f"the {label} differs (baseline {base_model.get(key)}, now {now_model.get(key)})"
                  for key, label in _WARN_MODEL_KEYS
                  if _known_and_different(base_model.get(key), now_model.get(key))]
     return refusals, warnings
+
+
+def _subset_text(subset: Any) -> str:
+    if not isinstance(subset, dict):
+        return "every problem"
+    return f"a subset (--sebench-limit={subset.get('limit')}, --sebench-seed={subset.get('seed')})"
 
 
 def dataset_differences(base: dict[str, Any], now: dict[str, Any]) -> list[str]:

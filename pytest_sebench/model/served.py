@@ -51,7 +51,8 @@ class ServedModel:
         self.prompts = prompts
         self.cache = cache
         self._counters = Counters()
-        self.label = settings.model
+        # names the model in the header, the summary and the report, as a baseline names it
+        self.label = f"{settings.model}@{settings.revision}" if settings.revision else settings.model
         self._weights: ServedWeights | None = None
         self._clock = EndpointClock(cache.run_folder("endpoints"))
         # xdist workers share the ceiling and the first window: a serial server gets two requests at

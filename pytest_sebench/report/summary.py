@@ -127,8 +127,12 @@ class Summary:
             table.add_row("accuracy", *(f"{100 * stats.accuracy:.1f}%" for _, stats in columns))
             table.add_row("  95% CI", *(_interval(stats.interval()) for _, stats in columns),
                           end_section=True)
+        indent = ""
+        if k > 1:  # the categories below count samples, not items: say so
+            table.add_row(f"samples ({k} per item)", *(str(stats.samples) for _, stats in columns))
+            indent = "  "
         for category in CATEGORIES:
-            table.add_row(category, *(str(stats.categories[category]) for _, stats in columns))
+            table.add_row(indent + category, *(str(stats.categories[category]) for _, stats in columns))
         console.print(f"model {self.model}, data {self.data_source}, library {self.library}")
         console.print(table)
         if self.overall.truncated:

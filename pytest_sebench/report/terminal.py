@@ -26,6 +26,10 @@ class NextSteps:
     args: tuple[str, ...]  # this run's arguments
     report: str | None
     baseline: str | None
+    errors: int = 0  # infrastructure errors of this run
+    # output settings that did not come from the command line, as (option name, where it came from):
+    # a rerun must not overwrite those files either
+    inherited_outputs: tuple[tuple[str, str], ...] = ()
 
 
 def render_evaluation(evaluation: Evaluation, steps: NextSteps, width: int = 100, color: bool = False) -> str:
@@ -71,7 +75,7 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
         if ids:
             console.print(f"{len(ids)} items {what}: {_ids(ids)}")
     for warning in comparison.warnings:
-        console.print(f"warning: {warning}")
+        console.print(f"warning: {warning}", soft_wrap=True)  # one line: CI logs are grepped
 
 
 def _draw_gates(console: Any, evaluation: Evaluation) -> None:
@@ -132,31 +136,68 @@ def _draw_taxonomy(console: Any, taxonomy: dict[str, int]) -> None:
 def _draw_next(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
     regressions = evaluation.comparison.regressions
     if regressions:
-        console.print("rerun the regressions: " + rerun_command(steps.args, regressions), soft_wrap=True)
-    if steps.report is None:
-        console.print("keep this run as a baseline: rerun with --sebench-report=PATH")
-    elif not evaluation.failed_gates and not (regressions and evaluation.comparison.policy.regressions_fail):
+        console.print("rerun the regressions: " + rerun_command(steps.args, regressions, steps.inherited_outputs),
+                      soft_wrap=True)
+    blockers = baseline_blockers(evaluation, steps.errors)
+    if blockers:
+        console.print(f"not a baseline to keep: {'; '.join(blockers)}", soft_wrap=True)
+    elif steps.report is None:
+        console.print("to keep this run as a baseline, run it with --sebench-report=PATH")
+    else:
         target = steps.baseline or "baseline.json"
         console.print(f"accept this report as the baseline: cp {shlex.quote(steps.report)} "
                       f"{shlex.quote(target)}", soft_wrap=True)
 
 
-def rerun_command(args: Sequence[str], item_ids: Sequence[str]) -> str:
-    """This run's command line with ``-k`` selecting the given items (any earlier -k is replaced)."""
+def baseline_blockers(evaluation: Evaluation, errors: int) -> list[str]:
+    """Why this run must not become the baseline (empty: it may): later runs would be judged
+    against a failed gate, a forgotten problem or a broken infrastructure."""
+    blockers = [f"gate {gate.name} failed" for gate in evaluation.failed_gates]
+    regressions = evaluation.comparison.regressions
+    if regressions and evaluation.comparison.policy.regressions_fail:
+        blockers.append(f"{len(regressions)} regression{'s' if len(regressions) != 1 else ''} failed")
+    if errors:
+        blockers.append(f"{errors} infrastructure error{'s' if errors != 1 else ''} (answers that were never "
+                        "graded)")
+    return blockers
+
+
+# Options whose files a rerun of a few items must not overwrite, and pytest's selection: dropped from
+# the rerun command in each of their forms (--x=V, --x V; -k V, -kV; -o key=V).
+_OUTPUT_OPTIONS = ("--sebench-report", "--sebench-save-correct", "--sebench-html", "--sebench-markdown",
+                   "--junitxml", "--junit-xml", "-k")
+_OUTPUT_INI_KEYS = tuple(option.lstrip("-").replace("-", "_") for option in _OUTPUT_OPTIONS
+                         if option.startswith("--sebench-"))
+_OVERRIDE_INI = ("-o", "--override-ini")
+
+
+def rerun_command(args: Sequence[str], item_ids: Sequence[str],
+                  inherited_outputs: Sequence[tuple[str, str]] = ()) -> str:
+    """This run's command line selecting ``item_ids`` with ``-k``, writing none of this run's outputs:
+    output options are left out, and outputs set in the environment or an ini file are switched off
+    (an empty value unsets a setting)."""
     kept: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
+    words = iter(args)
+    for arg in words:
+        name, equals, value = arg.partition("=")
+        if name in _OUTPUT_OPTIONS or (arg.startswith("-k") and arg != "-k" and not arg.startswith("--")):
+            if arg in _OUTPUT_OPTIONS:  # the value is the next word
+                next(words, None)
             continue
-        if arg == "-k":
-            skip = True
-            continue
-        if arg.startswith("-k") or arg.startswith("--sebench-report"):
+        if name in _OVERRIDE_INI:
+            setting = value if equals else next(words, "")
+            if setting.partition("=")[0] not in _OUTPUT_INI_KEYS:
+                kept += [name, setting]
             continue
         kept.append(arg)
-    selection = " or ".join(item_ids)
-    return shlex.join(["pytest", *kept, "-k", selection])
+    prefix: list[str] = []
+    for option, source in inherited_outputs:
+        key = option.removeprefix("--").replace("-", "_")
+        if source.startswith("environment variable "):
+            prefix.append(f"{source.removeprefix('environment variable ')}=")
+        else:
+            kept += ["-o", f"{key}="]
+    return shlex.join([*prefix, "pytest", *kept, "-k", " or ".join(item_ids)])
 
 
 def _ids(ids: Sequence[str]) -> str:

@@ -106,6 +106,8 @@ Command line (a separate server process for subprocess tests and benchmarks; SIG
     python -m pytest_sebench.testing.fake_server --port 0 --latency 0.1 --responder table \\
         --answers answers.json --log requests.jsonl --ready-file url.txt \\
         --slots 1 --reasoning-field reasoning_content --context-length 4096
+    python -m pytest_sebench.testing.fake_server --port 8000 --responder reference --data fixtures/qel
+    # (the second answers each fixture problem with its reference solution: a served model to try)
 
 ``--ready-file`` receives the base URL, written atomically once the server listens.
 """
@@ -664,9 +666,24 @@ def _read_json(path: str | None, what: str) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def reference_table(data: str) -> dict[str, str]:
+    """Each problem's signature (unique in its prompt) -> the problem's reference answer in the
+    benchmark's own library: a server that "knows" the library, to try the plugin without a GPU."""
+    import tempfile
+
+    from ..data.benchmark import load_benchmark
+    from ..model.reference import reference_response
+
+    benchmark = load_benchmark(data=data, docs=None, splits=("single_test", "multiple_test", "train"),
+                               splits_explicit=False, rollouts=None, cache_dir=Path(tempfile.gettempdir()))
+    return {problem.signature: reference_response(problem, benchmark.library) for problem in benchmark.problems}
+
+
 def build_responder(args: argparse.Namespace) -> Responder:
     if args.responder == "echo":
         return echo_responder(args.text)
+    if args.responder == "reference":
+        return table_responder(reference_table(args.data), default=args.default)
     if args.responder == "table":  # the file: {"key": "answer" or ["answer", ...], ...}
         return table_responder(_read_json(args.answers, "table"), default=args.default)
     spec = _read_json(args.answers, "probability")  # {"correct": {...}, "wrong": {...}, "p_correct": {...}}
@@ -689,7 +706,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="send a leading <think> block in this message field (default: left in content)")
     parser.add_argument("--context-length", type=int, default=None,
                         help="refuse (400) requests whose prompt + max_tokens words exceed this")
-    parser.add_argument("--responder", choices=("echo", "table", "probability"), default="echo")
+    parser.add_argument("--responder", choices=("echo", "table", "probability", "reference"), default="echo",
+                        help="reference: answer each problem of --data with its reference solution")
+    parser.add_argument("--data", default="fixtures/qel", help="reference: the benchmark folder")
     parser.add_argument("--text", default=DEFAULT_ANSWER, help="echo: the answer")
     parser.add_argument("--answers", help="table or probability: the JSON file of answers")
     parser.add_argument("--default", default="", help="table: the answer when no key matches")
