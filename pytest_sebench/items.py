@@ -137,6 +137,5 @@ def _without_code(answer: dict) -> list[str]:
     elif response is not None:
         lines.append("response: (empty)")
     if reasoning:  # where a reasoning model stopped thinking tells why no answer followed
-        lines += ["reasoning (last lines):", *("  " + line for line in head_and_tail(reasoning, 6)
-                                               .splitlines()[-6:])]
+        lines += ["reasoning (last lines):", *("  " + line for line in head_and_tail(reasoning).splitlines()[-6:])]
     return lines

@@ -232,7 +232,7 @@ class AnswerBroker:
             self.cache.fail(request.key, f"{request.label}: {error}")
         else:
             self.cache.put(request.key, replace(completion, run=self.cache.run_id))
-            self.counters.done += 1
+            self.counters.answered += 1
             self._refusals = ("", 0)
             self._release_held()  # the server does answer: those were refusals of their own
 

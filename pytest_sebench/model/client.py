@@ -18,7 +18,7 @@ import itertools
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from .identity import ServedWeights, weights_from
@@ -97,7 +97,7 @@ class Counters:
     """What the closing ``requests:`` line says about this run's requests; each asking process counts
     its own, and the controller adds them up (``add``), so every request is counted once."""
 
-    done: int = 0  # requests answered
+    answered: int = 0  # requests answered
     retried: int = 0  # attempts made again (after a 429, 5xx, timeout, dropped connection, bad body)
     failed: int = 0  # requests given up (retries used up, or refused)
     abandoned: int = 0  # attempts given up after --sebench-request-timeout (then retried)
@@ -108,29 +108,25 @@ class Counters:
     def add(self, other: dict[str, int]) -> None:
         """Add another process's ``to_json()``."""
         for name, value in self.to_json().items():
-            setattr(self, _FIELDS.get(name, name), value + int(other.get(name, 0)))
+            setattr(self, name, value + int(other.get(name, 0)))
 
     def to_json(self) -> dict[str, int]:
-        return {"answered": self.done, "retried": self.retried, "failed": self.failed,
-                "abandoned": self.abandoned, "limit": self.limit, "ceiling": self.ceiling, "peak": self.peak}
+        return asdict(self)
 
     def line(self, reused: int = 0, stopped: str | None = None) -> str:
         """``reused``: answers the items took from an earlier run's cache; ``stopped``: why the
         requests stopped (the server could not be used)."""
-        sent = self.done + self.failed
+        sent = self.answered + self.failed
         if not sent and stopped:
             text = f"requests: none sent: {stopped}"
         else:
-            text = (f"requests: {sent} sent: {self.done} answered, {self.failed} failed; {self.retried} "
+            text = (f"requests: {sent} sent: {self.answered} answered, {self.failed} failed; {self.retried} "
                     f"retries, {self.abandoned} abandoned after a timeout")
         if reused:
             text += f"; {reused} answers reused from an earlier run's cache"
         if self.ceiling and sent:
             text += f"; concurrency settled at {self.limit} of at most {self.ceiling} (peak {self.peak})"
         return text
-
-
-_FIELDS = {"answered": "done"}  # to_json's names that differ from the attributes
 
 
 def endpoint_label(base_url: str) -> str:

@@ -145,6 +145,14 @@ def own_stream(raw: Any) -> TextIO | None:
         return None
 
 
+def take_over(writer: Any, router: "_Router", directory: Path) -> None:
+    """Start a display or the lines: ask the asking processes for snapshots (the folder's existence
+    tells them) and route pytest's terminal writer through ``router`` (put back by their stop())."""
+    directory.mkdir(parents=True, exist_ok=True)
+    router.raw.flush()  # what pytest wrote so far comes first
+    writer._file = router  # TerminalWriter has no public way to change its file (see ProgressDisplay)
+
+
 def remove_snapshots(directory: Path) -> None:
     """Remove the snapshot folder, so the asking processes stop writing (see :func:`write_snapshot`)."""
     for _ in range(3):  # a -n0 broker may write one more snapshot while this removes the folder
@@ -233,9 +241,7 @@ class ProgressDisplay:
             stream.close()
             return None
         display = cls(writer, console, snapshot_dir(run_id))
-        display.directory.mkdir(parents=True, exist_ok=True)
-        raw.flush()  # what pytest wrote so far comes first
-        writer._file = display.router  # see __init__
+        take_over(writer, display.router, display.directory)
         display.thread.start()
         return display
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pytest
 
 from .progress import (REFRESH_SECONDS, Totals, _Router, own_stream, read_snapshots, remove_snapshots,
-                       snapshot_dir)
+                       snapshot_dir, take_over)
 
 LINE_START = "sebench progress: "
 
@@ -91,9 +91,7 @@ class ProgressLines:
         # during each test, and the lines are printed during tests too.
         lines = cls(config, _Router(raw, own_stream(raw) or raw), snapshot_dir(run_id), interval,
                     graded, selected)
-        lines.directory.mkdir(parents=True, exist_ok=True)  # tells the asking processes to write
-        raw.flush()  # what pytest wrote so far comes first
-        writer._file = lines.router
+        take_over(writer, lines.router, lines.directory)
         config.pluginmanager.register(lines, "sebench-progress-lines")
         lines.thread.start()
         return lines
