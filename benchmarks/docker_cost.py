@@ -17,7 +17,7 @@ import sys
 import time
 
 from reference_answers import compare_verdicts, data_arguments, reference_answers, run_header, summary, time_interleaved
-from pytest_sebench.execution.backends import create_backend
+from pytest_sebench.execution.registry import create_backend
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.grade.verdict import judge
 

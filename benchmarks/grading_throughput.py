@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits
-from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.execution.backends.local import LocalSandbox
 from pytest_sebench.grade.verdict import judge
 
 

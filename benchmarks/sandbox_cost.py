@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits
-from pytest_sebench.execution.local import LocalSandbox, template_environment
+from pytest_sebench.execution.backends.local import LocalSandbox, template_environment
 from pytest_sebench.grade.labels import forget
 from pytest_sebench.grade.verdict import judge
 

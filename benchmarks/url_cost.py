@@ -21,8 +21,8 @@ from pathlib import Path
 
 from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers, run_header, summary, time_interleaved
 from pytest_sebench.execution.base import Limits, Sandbox
-from pytest_sebench.execution.local import LocalSandbox
-from pytest_sebench.execution.url_backend import URLSandbox, build_program
+from pytest_sebench.execution.backends.local import LocalSandbox
+from pytest_sebench.execution.backends.url import URLSandbox, build_program
 from pytest_sebench.grade.verdict import judge
 from pytest_sebench.testing.sandbox_service import SandboxService
 

@@ -7,7 +7,7 @@ ERROR (never a FAIL); the call phase only turns the verdict into pass or fail.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,7 +19,7 @@ from .grade.verdict import Verdict
 from .report.records import PROPERTY
 
 if TYPE_CHECKING:
-    from .session import SebenchSession
+    from .grading import ItemGrader
 
 MAX_CASES_SHOWN = 5
 
@@ -34,17 +34,17 @@ class WrongAnswer(Exception):
 class SebenchCollector(pytest.Collector):
     """Parent of all SE-Bench items, so node ids read ``sebench::single_test/0042-amin``."""
 
-    def __init__(self, *, state: "SebenchSession", **kwargs) -> None:
+    def __init__(self, *, grader: "ItemGrader", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.state = state
+        self.grader = grader
 
     def collect(self) -> list[pytest.Item]:
         return [SebenchItem.from_parent(self, name=problem.id, problem=problem)
-                for problem in self.state.benchmark.problems]
+                for problem in self.grader.benchmark.problems]
 
 
 class SebenchItem(pytest.Item):
-    def __init__(self, *, problem: Problem, **kwargs) -> None:
+    def __init__(self, *, problem: Problem, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.problem = problem
         self.verdicts: list[Verdict] = []
@@ -52,30 +52,30 @@ class SebenchItem(pytest.Item):
         self.add_marker(problem.split)
 
     @property
-    def state(self) -> "SebenchSession":
+    def grader(self) -> "ItemGrader":
         assert isinstance(self.parent, SebenchCollector)
-        return self.parent.state
+        return self.parent.grader
 
     def setup(self) -> None:
-        self.verdicts, infrastructure_failure = self.state.grade(self.problem)
-        self.user_properties.append((PROPERTY, self.state.record(self.problem, self.verdicts)))
-        if self.state.stop_reason is not None:
-            self.session.shouldstop = self.state.stop_reason  # after this item; xdist stops too
+        self.verdicts, infrastructure_failure = self.grader.grade(self.problem)
+        self.user_properties.append((PROPERTY, self.grader.record(self.problem, self.verdicts)))
+        if self.grader.stop_reason is not None:
+            self.session.shouldstop = self.grader.stop_reason  # after this item; xdist stops too
         if infrastructure_failure:
             pytest.fail(f"infrastructure error (not the model's fault): {infrastructure_failure}",
                         pytrace=False)
 
     def runtest(self) -> None:
         # Without a baseline an item passes when some sample is correct; with one, see gate/outcomes.py.
-        outcome = self.state.outcome(self.problem, self.verdicts)
+        outcome = self.grader.outcome(self.problem, self.verdicts)
         if outcome.result == XFAIL:
-            pytest.xfail(f"{outcome.reason} [{describe_failure(self.verdicts[0], self.library_name)}]")
+            pytest.xfail(f"{outcome.reason} [{describe_failure(first_failure(self.verdicts), self.library_name)}]")
         if outcome.result == FAIL:
             raise WrongAnswer(self.verdicts, outcome)
 
     @property
     def library_name(self) -> str:
-        return self.state.benchmark.library.name
+        return self.grader.benchmark.library.name
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[override]
         if isinstance(excinfo.value, WrongAnswer):
@@ -98,8 +98,14 @@ def describe_failure(verdict: Verdict, library: str) -> str:
     return f"{verdict.category}{'/' + taxonomy if taxonomy else ''}: {verdict.reason}"
 
 
+def first_failure(verdicts: list[Verdict]) -> Verdict:
+    """The sample a failure message describes: the first that is not correct (a correct one says
+    nothing about why the item failed)."""
+    return next((verdict for verdict in verdicts if not verdict.passed), verdicts[0])
+
+
 def failure_text(problem: Problem, verdicts: list[Verdict], outcome: ItemOutcome, library: str) -> str:
-    verdict = next((v for v in verdicts if not v.passed), verdicts[0])
+    verdict = first_failure(verdicts)
     lines = [outcome.reason] if outcome.label == REGRESSION else []
     lines += [describe_failure(verdict, library), f"problem: {problem.id} ({problem.where})"]
     if len(verdicts) > 1:

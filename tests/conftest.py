@@ -16,7 +16,9 @@ from pytest_sebench.data.jsonl import read_jsonl
 from pytest_sebench.data.library import load_library
 from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.base import Limits, Sandbox
-from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.execution.backends.local import LocalSandbox
+from pytest_sebench.execution.registry import backends as registered_backends
+from pytest_sebench.execution.registry import create_backend
 
 pytest_plugins = ["pytester"]
 
@@ -99,8 +101,8 @@ def _local_layers(sandbox: Sandbox) -> dict:
     return dict(sandbox.hello()["layers"])  # type: ignore[attr-defined]
 
 
-# Add a backend here (e.g. docker) and every shared suite runs against it too.
-sandbox_backends: list[SandboxBackend] = [SandboxBackend("local", lambda limits: LocalSandbox(limits), _local_layers)]
+def _local(limits: Limits) -> Sandbox:
+    return LocalSandbox(limits)
 
 
 def _docker(limits: Limits) -> Sandbox:
@@ -115,9 +117,6 @@ def _docker_layers(sandbox: Sandbox) -> dict:
     return docker_layers(sandbox)
 
 
-sandbox_backends.append(SandboxBackend("docker", _docker, _docker_layers))
-
-
 def _url(limits: Limits) -> Sandbox:
     from test_url_backend import url_sandbox  # the url backend against the test double of the service
 
@@ -130,7 +129,22 @@ def _url_layers(sandbox: Sandbox) -> dict:
     return url_layers(sandbox)
 
 
-sandbox_backends.append(SandboxBackend("url", _url, _url_layers))
+# How the suites build a registered backend here, where the default (its name as the
+# --sebench-sandbox value, no isolation layer claimed) would not do.
+TEST_DOUBLES = {"local": SandboxBackend("local", _local, _local_layers),
+                "docker": SandboxBackend("docker", _docker, _docker_layers),
+                "url": SandboxBackend("url", _url, _url_layers)}
+
+
+def _as_registered(name: str) -> SandboxBackend:
+    def make(limits: Limits) -> Sandbox:
+        return create_backend(name, limits)
+    return SandboxBackend(name, make, lambda sandbox: {})
+
+
+# Every backend of the registry (built-in, or added by an installed package) runs the shared suites.
+sandbox_backends: list[SandboxBackend] = [TEST_DOUBLES.get(backend.name) or _as_registered(backend.name)
+                                          for backend in registered_backends()]
 
 
 class BackendUnderTest:

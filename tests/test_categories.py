@@ -14,7 +14,7 @@ from pytest_sebench.data.jsonl import read_jsonl
 from pytest_sebench.data.library import load_library
 from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.base import Job, Limits, Sandbox
-from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.execution.backends.local import LocalSandbox
 from pytest_sebench.grade.static import analyse
 from pytest_sebench.grade.verdict import (CORRECT, EXE_ERROR, NUMPY, RESULT_ERROR, WITHOUT_LIBRARY, judge,
                                           rewrite_input, runnable_code, verdict_from_execution)

@@ -1,7 +1,8 @@
 """One behaviour, every backend: the same answers give the same data and the same verdicts.
 
-Runs against each backend in ``conftest.sandbox_backends`` (the local warm sandbox here; others join
-by adding themselves there): every kind of returned value, opaque objects, per-case exceptions, load
+Runs against every backend of the registry (``conftest.sandbox_backends``: built-in ones and those an
+installed package adds; ``conftest.TEST_DOUBLES`` says how a backend is built here when its name alone
+would not do): every kind of returned value, opaque objects, per-case exceptions, load
 errors, time, memory and output limits, and whole verdicts for right, wrong, raising, hanging,
 exiting and NumPy-reaching answers.
 """

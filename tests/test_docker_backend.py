@@ -22,7 +22,8 @@ import pytest
 
 from pytest_sebench.data.library import Library, load_library
 from pytest_sebench.data.problems import Case, Problem
-from pytest_sebench.execution import docker_backend, docker_owners
+from pytest_sebench.execution import docker_owners
+from pytest_sebench.execution.backends import docker_engine as docker_backend
 from pytest_sebench.execution.base import Execution, Job, Limits, SandboxUnavailable
 from pytest_sebench.grade.verdict import CORRECT, EXE_ERROR, RESULT_ERROR, judge
 
@@ -139,7 +140,7 @@ def test_no_engine_is_one_clear_message(monkeypatch):
 
 
 def test_choosing_local_never_imports_the_docker_sdk():
-    code = ("import sys\nfrom pytest_sebench.execution.backends import create_backend\n"
+    code = ("import sys\nfrom pytest_sebench.execution.registry import create_backend\n"
             "from pytest_sebench.execution.base import Limits\nimport pytest_sebench.plugin\n"
             "create_backend('local', Limits()).close()\nassert 'docker' not in sys.modules, 'imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -424,7 +425,7 @@ import os, signal, sys, time
 from pathlib import Path
 from pytest_sebench.data.library import load_library
 from pytest_sebench.execution.base import Job, Limits
-from pytest_sebench.execution.docker_backend import DockerSandbox
+from pytest_sebench.execution.backends.docker_engine import DockerSandbox
 library = load_library(Path(sys.argv[1]))
 backend = DockerSandbox(Limits())
 backend.execute(Job(library.runtime_spec(), "def f():\\n    return 1\\n", "f", ("",)))

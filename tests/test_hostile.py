@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO
 from pytest_sebench.execution.base import Limits, SandboxUnavailable
-from pytest_sebench.execution.local import template_path
+from pytest_sebench.execution.backends.local import template_path
 from pytest_sebench.grade.verdict import CORRECT, ERROR, NUMPY, judge
 
 HOSTILE = Path(__file__).parent / "hostile"

@@ -11,7 +11,7 @@ from pytest_sebench.data.jsonl import Line
 from pytest_sebench.data.library import load_library
 from pytest_sebench.data.problems import problem_from_rollout
 from pytest_sebench.execution.base import Limits
-from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.execution.backends.local import LocalSandbox
 from pytest_sebench.grade.verdict import CORRECT, RESULT_ERROR, judge
 
 LIBRARY = load_library(FIXTURE_DATA / "api_doc.jsonl")

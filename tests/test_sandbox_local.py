@@ -13,7 +13,7 @@ import pytest
 from pytest_sebench.data.library import Library, load_library
 from pytest_sebench.data.problems import Case, Problem
 from pytest_sebench.execution.base import Execution, Job, Limits, SandboxUnavailable
-from pytest_sebench.execution.local import LocalSandbox
+from pytest_sebench.execution.backends.local import LocalSandbox
 from pytest_sebench.grade.verdict import CORRECT, RESULT_ERROR, judge
 
 MiB = 1024**2

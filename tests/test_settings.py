@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_sebench import settings
-from pytest_sebench.settings import OPTIONS, SettingError, resolve
+from pytest_sebench.settings import OPTIONS, SettingError, parsers, resolve
 
 USAGE_ERROR = pytest.ExitCode.USAGE_ERROR
 
@@ -120,7 +120,7 @@ def valid_value(option: settings.Option) -> tuple[str, Any]:
 
 @pytest.mark.parametrize("option", OPTIONS, ids=lambda option: option.name)
 def test_valid_table_covers_every_option(option):
-    assert option.name in VALID or option.parse is settings._text, (
+    assert option.name in VALID or option.parse is parsers.text, (
         f"add a valid value for {option.flag} to VALID")
 
 
@@ -141,8 +141,8 @@ def test_every_option_is_read_from_every_source(option, where, monkeypatch):
     if where == "env":
         monkeypatch.setenv(option.env_var, raw)
     resolved = resolve(config)  # type: ignore[arg-type]
-    key = option.name.replace("-", "_")
-    assert resolved[key] == expected
+    key = option.key
+    assert getattr(resolved, key) == expected
     assert key in resolved.explicit
     source = resolved.source_of(key)
     assert {"cli": "command line", "env": option.env_var, "ini": option.ini_key}[where] in source
@@ -153,44 +153,44 @@ def test_every_option_is_read_from_every_source(option, where, monkeypatch):
 def test_defaults_when_nothing_is_set():
     resolved = resolve(FakeConfig())  # type: ignore[arg-type]
     assert not resolved.active and not resolved.explicit
-    assert resolved["data"] == settings.DEFAULT_HUB_DATASET
-    assert resolved["split"] == settings.DEFAULT_SPLITS
-    assert resolved["timeout"] == 10.0 and resolved["memory"] == 2 * 1024**3
+    assert resolved.data == settings.DEFAULT_HUB_DATASET
+    assert resolved.split == settings.DEFAULT_SPLITS
+    assert resolved.timeout == 10.0 and resolved.memory == 2 * 1024**3
     assert resolved.source_of("timeout") == "the default"
 
 
 def test_empty_environment_variable_counts_as_unset(monkeypatch):
     monkeypatch.setenv("SEBENCH_TIMEOUT", "")
     resolved = resolve(FakeConfig(ini={"sebench_timeout": "7"}))  # type: ignore[arg-type]
-    assert resolved["timeout"] == 7.0
+    assert resolved.timeout == 7.0
 
 
 @pytest.mark.parametrize("raw, expected", [
     ("2GiB", 2 * 1024**3), ("2 gb", 2 * 1024**3), ("512MiB", 512 * 1024**2), ("512m", 512 * 1024**2),
     ("1048576", 1048576), ("1.5k", 1536), ("10B", 10), ("1", 1)])
 def test_byte_sizes(raw, expected):
-    assert settings._byte_size(raw) == expected
+    assert parsers.byte_size(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["", "gib", "2XB", "2 TiB", "-1GiB", "0", "0.1", "nan", "inf", "1e400",
                                  "1e400GiB", "1e300GiB"])
 def test_bad_byte_sizes(raw):
     with pytest.raises(SettingError):
-        settings._byte_size(raw)
+        parsers.byte_size(raw)
 
 
 @pytest.mark.parametrize("raw", ["abc", "", "-1", "0", "-0", "inf", "-inf", "nan", "1e400"])
 def test_bad_timeouts(raw):
     with pytest.raises(SettingError):
-        settings._positive_number(raw)
+        parsers.positive_number(raw)
 
 
 def test_timeout_accepts_fractions():
-    assert math.isclose(settings._positive_number(" 0.25 "), 0.25)
+    assert math.isclose(parsers.positive_number(" 0.25 "), 0.25)
 
 
 def test_split_list_strips_and_drops_repeats():
-    assert settings._split_list(" train , train,single_test,") == ("train", "single_test")
+    assert parsers.split_list(" train , train,single_test,") == ("train", "single_test")
 
 
 # -- help text -------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_precedence(monkeypatch, cli, env, ini, shown):
         monkeypatch.setenv("SEBENCH_TIMEOUT", env)
     config = FakeConfig(cli={"sebench_timeout": cli} if cli else None,
                         ini={"sebench_timeout": ini} if ini else None)
-    assert resolve(config)["timeout"] == float(shown)  # type: ignore[arg-type]
+    assert resolve(config).timeout == float(shown)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("cli, env, ini, shown", PRECEDENCE[:3])
@@ -349,13 +349,13 @@ def test_openai_variables_are_the_fallback(monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "http://from-openai:1/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
     resolved = resolve(FakeConfig())  # type: ignore[arg-type]
-    assert resolved["base_url"] == ("http://from-openai:1/v1",) and resolved["api_key"] == "sk-openai"
+    assert resolved.base_url == ("http://from-openai:1/v1",) and resolved.api_key == "sk-openai"
     assert resolved.source_of("api_key") == "environment variable OPENAI_API_KEY"
     monkeypatch.setenv("SEBENCH_BASE_URL", "http://ours:2/v1")
-    assert resolve(FakeConfig())["base_url"] == ("http://ours:2/v1",)  # type: ignore[arg-type]
+    assert resolve(FakeConfig()).base_url == ("http://ours:2/v1",)  # type: ignore[arg-type]
     monkeypatch.delenv("OPENAI_BASE_URL")
     monkeypatch.delenv("SEBENCH_BASE_URL")
-    assert resolve(FakeConfig())["base_url"] == (settings.DEFAULT_BASE_URL,)  # type: ignore[arg-type]
+    assert resolve(FakeConfig()).base_url == (settings.DEFAULT_BASE_URL,)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("name, raw", [("base-url", "gpu1:8000"), ("samples", "0"), ("mode", "half"),

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from pytest_sebench.data.library import load_library
-from pytest_sebench.execution import local
+from pytest_sebench.execution.backends import local
 from pytest_sebench.execution.base import Job, Limits, SandboxUnavailable
-from pytest_sebench.execution.local import LocalSandbox, SandboxNotIsolatedWarning
+from pytest_sebench.execution.backends.local import LocalSandbox, SandboxNotIsolatedWarning
 from pytest_sebench.execution.stream import Stream, TemplateClient
 from pytest_sebench.sandbox_files.frames import FrameError, FrameReader, encode_frame
 

@@ -25,9 +25,9 @@ import numpy
 import pytest
 
 from conftest import read_rows
-from pytest_sebench.execution.backends import create_backend
+from pytest_sebench.execution.registry import create_backend
 from pytest_sebench.execution.base import Job, Limits, Sandbox, SandboxUnavailable
-from pytest_sebench.execution.url_backend import (
+from pytest_sebench.execution.backends.url import (
     ChannelTampered, URLSandbox, execution_from_frames, read_result)
 from pytest_sebench.grade.printed import parse_printed
 from pytest_sebench.grade.verdict import CORRECT, EXE_ERROR, RESULT_ERROR, judge, verdict_from_execution

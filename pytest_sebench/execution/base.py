@@ -115,18 +115,29 @@ class Sandbox(abc.ABC):
         """Release whatever the backend holds (processes, containers)."""
 
 
-Factory = Callable[..., Sandbox]  # (limits, **backend options) -> Sandbox
-_REGISTRY: dict[str, Factory] = {}
+@dataclass(frozen=True)
+class SandboxOptions:
+    """What a backend may take from the run's settings besides its ``--sebench-sandbox`` value."""
+
+    python: str | None = None  # --sebench-python: the interpreter of a local sandbox
 
 
-def register(name: str) -> Callable[[Factory], Factory]:
-    def decorate(factory: Factory) -> Factory:
-        _REGISTRY[name] = factory
-        return factory
-    return decorate
+def _nothing_to_check(choice: str) -> None:
+    return None
 
 
-def create(name: str, limits: Limits, **options: object) -> Sandbox:
-    if name not in _REGISTRY:
-        raise SandboxUnavailable(f"unknown sandbox backend {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](limits, **options)
+@dataclass(frozen=True)
+class SandboxBackend:
+    """A backend's declaration (``BACKEND`` in its module; see ``registry.py``)."""
+
+    name: str  # in the header, the report's provenance and messages
+    choices: str  # how --sebench-sandbox names it, for the option's help and errors: "docker"
+    accepts: Callable[[str], bool]  # does this --sebench-sandbox value select this backend?
+    build: Callable[[str, Limits, SandboxOptions], Sandbox]  # (value, limits, options) -> a sandbox
+    # raises SandboxUnavailable saying how to fix it (no SDK, no engine, no image, service down)
+    preflight: Callable[[str], None] = _nothing_to_check
+
+
+def named(name: str) -> Callable[[str], bool]:
+    """``accepts`` for a backend chosen by its name alone."""
+    return lambda choice: choice == name

@@ -15,7 +15,8 @@ from typing import Any, Iterable
 from ..data.benchmark import Benchmark
 from ..grade.verdict import CORRECT
 from ..prompt.templates import PromptBuilder
-from .json_report import write_atomically
+from .files import write_atomically
+from .finished import FinishedRun
 
 
 def correct_rollouts(records: Iterable[dict[str, Any]], benchmark: Benchmark) -> list[dict[str, Any]]:
@@ -41,7 +42,9 @@ def correct_rollouts(records: Iterable[dict[str, Any]], benchmark: Benchmark) ->
     return rows
 
 
-def write_correct(path: Path, records: Iterable[dict[str, Any]], benchmark: Benchmark) -> int:
-    rows = correct_rollouts(records, benchmark)
-    write_atomically(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
-    return len(rows)
+class SaveCorrect:
+    setting = "save_correct"
+
+    def write(self, run: FinishedRun, path: Path) -> None:
+        rows = correct_rollouts(run.records, run.benchmark)
+        write_atomically(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))

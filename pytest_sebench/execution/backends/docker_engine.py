@@ -27,9 +27,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .base import Execution, Job, Limits, Sandbox, SandboxUnavailable, register
-from .docker_owners import LABEL_KIND, LABEL_OWNER, install_cleanup, owner, remove, sweep_leftovers, track
-from .stream import CLOSE_GRACE, Stream, TemplateClient
+from ..base import Execution, Job, Limits, Sandbox, SandboxBackend, SandboxUnavailable, named
+from ..docker_owners import LABEL_KIND, LABEL_OWNER, install_cleanup, owner, remove, sweep_leftovers, track
+from ..stream import CLOSE_GRACE, Stream, TemplateClient
 
 if TYPE_CHECKING:  # the SDK is optional: only type checkers import it at module level
     import docker
@@ -78,7 +78,7 @@ def connect() -> "docker.DockerClient":
         import docker
     except ImportError:
         raise SandboxUnavailable("the docker sandbox needs the `docker` Python package: "
-                                 "pip install docker") from None
+                                 "pip install 'pytest-sebench[docker]' (or pip install docker)") from None
     try:
         client = docker.from_env(timeout=60)
         client.ping()
@@ -118,6 +118,10 @@ def check() -> str:
         return find_image(client)
     finally:
         client.close()
+
+
+def _preflight() -> None:
+    check()  # the image id is of no use here
 
 
 def _short(error: BaseException) -> str:
@@ -314,4 +318,6 @@ class DockerSandbox(Sandbox):
         self.template.close()  # a later job would start a new container
 
 
-register("docker")(DockerSandbox)
+BACKEND = SandboxBackend(name="docker", choices="docker", accepts=named("docker"),
+                         build=lambda choice, limits, options: DockerSandbox(limits),
+                         preflight=lambda choice: _preflight())

@@ -35,10 +35,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..sandbox_files.frames import FrameError, FrameReader
-from .base import Execution, Failure, Job, Limits, Sandbox, SandboxUnavailable, register
-from .stream import JOB_MARGIN, Gathered, frame_limit
-from .url_remote import MARKER
+from ...sandbox_files.frames import FrameError, FrameReader
+from ..base import Execution, Failure, Job, Limits, Sandbox, SandboxBackend, SandboxUnavailable
+from ..stream import JOB_MARGIN, Gathered, frame_limit
+from ..url_remote import MARKER
 
 RETRIES = 3  # after the first attempt, for connection errors and 5xx
 BACKOFF = 0.25  # seconds before the first retry, doubled for each next one
@@ -77,7 +77,7 @@ def _runtime(isolation: bool) -> str:
     modules = {entry.name[:-3]: entry.read_text(encoding="utf-8") for entry in folder.iterdir()
                if entry.name.endswith(".py") and entry.name != "__init__.py"}
     return _pack({"root": f"/sebench-runtime-{secrets.token_hex(6)}", "modules": modules,
-                  "driver": Path(__file__).with_name("url_remote.py").read_text(encoding="utf-8"),
+                  "driver": (Path(__file__).parent.parent / "url_remote.py").read_text(encoding="utf-8"),
                   # One job per process: children forked ahead would only be thrown away.
                   "argv": ["--spares", "0"] + ([] if isolation else ["--no-isolation"])})
 
@@ -261,4 +261,11 @@ def check(url: str, limits: Limits | None = None) -> dict[str, Any]:
     return URLSandbox(limits or Limits(), url).hello()
 
 
-register("url")(URLSandbox)
+def _preflight(url: str) -> None:
+    check(url)  # the hello is of no use here
+
+
+BACKEND = SandboxBackend(name="url", choices="an http(s):// URL of a remote sandbox",
+                         accepts=lambda choice: choice.startswith(("http://", "https://")),
+                         build=lambda choice, limits, options: URLSandbox(limits, choice),
+                         preflight=_preflight)

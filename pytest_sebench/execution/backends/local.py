@@ -19,8 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .base import Execution, Job, Limits, Sandbox, register
-from .stream import ProcessStream, TemplateClient
+from ..base import Execution, Job, Limits, Sandbox, SandboxBackend, named
+from ..stream import ProcessStream, TemplateClient
 
 # The template's environment: no secrets (API keys, tokens) ever reach it or its children.
 _ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -145,4 +145,6 @@ def _close_all(clients: list[TemplateClient]) -> None:
         client.close()
 
 
-register("local")(LocalSandbox)
+BACKEND = SandboxBackend(
+    name="local", choices="local", accepts=named("local"),
+    build=lambda choice, limits, options: LocalSandbox(limits, python=options.python))

@@ -1,0 +1,1 @@
+"""The built-in sandbox backends, one module each, each declaring ``BACKEND`` (see ``../registry.py``)."""
