@@ -159,3 +159,19 @@ def test_junit_xml_names_category(pytester, fixture_data, family, workers):
                           for prop in suite.find("properties").iter("property")}
     assert session_properties["sebench_accuracy_rollouts"] == "0.000000"
     assert session_properties["sebench_model"] == "rollouts"
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_every_output_that_cannot_be_written_is_named(pytester, fixture_data, workers):
+    """Both outputs fail (their folder vanished after the start-up check): each error is shown, the
+    first is not hidden by the second, no partial file is left, and the run ends with exit status 3."""
+    out = pytester.mkdir("out")
+    pytester.makeconftest("import shutil\n\ndef pytest_sessionstart(session):\n"
+                          f"    shutil.rmtree({str(out)!r}, ignore_errors=True)\n")
+    result = run(pytester, "--sebench-model=reference", f"--sebench-data={fixture_data}", workers,
+                 "--sebench-split=multiple_test", f"--sebench-report={out / 'r.json'}",
+                 f"--sebench-save-correct={out / 'sft.jsonl'}")
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines([f"ERROR: --sebench-report: cannot write {out / 'r.json'}: *",
+                                 f"ERROR: --sebench-save-correct: cannot write {out / 'sft.jsonl'}: *"])
+    assert "report written to" not in result.stdout.str() and not out.exists()

@@ -11,11 +11,11 @@ import hashlib
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..data.library import Library
 from ..data.problems import Problem
 
-MODES = ("closed", "open", "full")
 FIELDS = ("query", "example", "signature", "docs", "library")
 
 _INSTRUCTIONS = (
@@ -41,6 +41,8 @@ class PromptBuilder:
 
     @classmethod
     def create(cls, mode: str, template_path: str | None) -> "PromptBuilder":
+        if mode not in MODES:
+            raise TemplateError(f"unknown mode {mode!r}; the modes are {', '.join(MODES)}")
         if template_path is None:
             return cls(mode, CLOSED_BOOK if mode == "closed" else WITH_DOCS, f"built-in {mode}-book")
         path = Path(template_path).expanduser()
@@ -62,16 +64,30 @@ class PromptBuilder:
             docs=self._docs(problem, library), library=library.name)
 
     def _docs(self, problem: Problem, library: Library) -> str:
-        if self.mode == "closed":
-            return ""
-        if self.mode == "full":
-            names = list(library.docs)
-        else:
-            names = [name for function in problem.functions
-                     for name in library.resolve(function, problem.reference_code or "")]
+        names = MODES[self.mode](problem, library)
         # Each doc under its full name: some rewritten docs never say what they document.
         return "\n\n".join(f"## {name}\n{library.docs[name].strip()}" for name in dict.fromkeys(names)
                            if name in library.docs)
+
+
+def _no_docs(problem: Problem, library: Library) -> list[str]:
+    return []
+
+
+def _docs_of_the_problem(problem: Problem, library: Library) -> list[str]:
+    return [name for function in problem.functions for name in library.resolve(function, problem.reference_code or "")]
+
+
+def _all_docs(problem: Problem, library: Library) -> list[str]:
+    return list(library.docs)
+
+
+# The prompt modes (--sebench-mode), each with the docs its prompt shows; a new mode is a new entry.
+MODES: dict[str, Callable[[Problem, Library], list[str]]] = {
+    "closed": _no_docs,  # the benchmark: the model must have internalized the library
+    "open": _docs_of_the_problem,  # the docs of the functions the reference solution uses
+    "full": _all_docs,  # every doc of the library
+}
 
 
 def _example(problem: Problem) -> str:

@@ -81,6 +81,13 @@ def sandbox_choice(raw: str) -> str:
     return value
 
 
+def mode_choice(raw: str) -> str:
+    """A prompt mode that prompt/templates.py builds (read only when one is given)."""
+    from ..prompt.templates import MODES
+
+    return choice(*MODES)(raw)
+
+
 def url_list(raw: str) -> tuple[str, ...]:
     urls = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     bad = [url for url in urls if not url.startswith(("http://", "https://"))]

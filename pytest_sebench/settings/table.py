@@ -17,7 +17,6 @@ from . import parsers as p
 DEFAULT_HUB_DATASET = "jintailin/SE-Bench"
 DEFAULT_SPLITS = ("single_test", "multiple_test")
 REFERENCE_MODEL = "reference"
-MODES = ("closed", "open", "full")  # the prompt modes (prompt/templates.py builds each)
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 # Conventional variables of the openai SDK, read after ours (an explicit SEBENCH_* wins).
 FALLBACK_ENV = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
@@ -71,7 +70,7 @@ class Settings:
         "checkpoint step or hash: part of the answer cache key, so two checkpoints served under one name "
         "never share answers", p.text, metavar="REV")
     mode: str = _option("closed (the benchmark: no docs), open (docs of the problem's functions) or full "
-                        "(all docs)", p.choice(*MODES), "closed", "MODE")
+                        "(all docs)", p.mode_choice, "closed", "MODE")
     prompt: str | None = _option("prompt template file with {query} {example} {signature} {docs} {library}",
                                  p.text, metavar="FILE")
     samples: int = _option("answers per problem (K)", p.count(1), 1, "K")
