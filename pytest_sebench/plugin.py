@@ -284,7 +284,8 @@ class ActiveHooks:
         writer = config.get_terminal_writer()
         terminalreporter.write_sep("=", "SE-Bench summary")
         summary = self.state.evaluation().summary
-        terminalreporter.write(summary.render(width=writer.fullwidth, color=writer.hasmarkup))
+        from .report.summary import render_summary
+        terminalreporter.write(render_summary(summary, width=writer.fullwidth, color=writer.hasmarkup))
         from .report.terminal import NextSteps, render_evaluation
 
         settings = self.state.settings

@@ -18,6 +18,7 @@ from .execution.backends import create_backend
 from .execution.base import Limits, Sandbox, SandboxUnavailable
 from .gate.baseline import ItemCounts, RunReport
 from .gate.evaluation import Evaluation, GateSettings, evaluate
+from .gate.figures import Summary
 from .gate.outcomes import ItemOutcome, Policy, decide
 from .gate.stats import seed_from
 from .grade.verdict import Verdict, infrastructure_error, judge
@@ -27,7 +28,6 @@ from .report.json_report import build_report, write_report
 from .report.provenance import problems_fingerprint, provenance
 from .report.records import (NODE_PREFIX, PROPERTY, error_record, item_record, junit_properties,
                              keeps_response, record_from_properties, response_facts, without_response)
-from .report.summary import Summary
 from .settings import Settings
 
 

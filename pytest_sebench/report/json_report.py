@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .summary import Summary
+from ..gate.figures import Summary
 
 SCHEMA_VERSION = 1
 
