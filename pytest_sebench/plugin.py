@@ -312,7 +312,7 @@ class ActiveHooks:
         if not _is_worker(config) and self.state.settings["cache"] == "off":
             import shutil
 
-            from .model.factory import run_scratch
+            from .model.scratch import run_scratch
 
             shutil.rmtree(run_scratch(self.state.run_id), ignore_errors=True)
 

@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from . import progress
 from .cache import AnswerCache
 from .client import (ChatClient, Completion, Counters, Refused, RequestFailed, ServerRefusesAll,
                      ServerUnusable)
 from .pacing import IN_ORDER, START_WINDOW, URGENT, Window
+from .progress_snapshots import SNAPSHOT_SECONDS, process_name, snapshot_dir, write_snapshot
 
 FATAL_KEY = "server-unusable"  # failure marker every process checks
 REFUSED_KEY = "server-refuses-all"  # ... and the one that stops the run
@@ -71,7 +71,7 @@ class AnswerBroker:
         self._started = False
         self._stopping = False
         self._prefetching: Any = None
-        self._progress = progress.snapshot_dir(cache.run_id)
+        self._progress = snapshot_dir(cache.run_id)
         self._present = 0  # requests already answered in the cache when asking began
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class AnswerBroker:
         self._walking = True
         self._thread.start()
         self._started = True
-        if self._progress.is_dir():  # a live display is running and wants our counts (progress.py)
+        if self._progress.is_dir():  # a display runs and wants our counts (progress_snapshots.py)
             asyncio.run_coroutine_threadsafe(self._report_progress(), self._loop)
         self._prefetching = asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
 
@@ -117,7 +117,7 @@ class AnswerBroker:
                 if self.cache.get(key) is None and self.cache.failure(key) is None:
                     self.cache.release(key)  # a waiting worker takes it over at once
             self.note_window()
-            progress.write_snapshot(self._progress, progress.process_name(), self._snapshot())  # final
+            write_snapshot(self._progress, process_name(), self._snapshot())  # final
 
     # -- what items call (any thread) --------------------------------------------------------------
 
@@ -266,9 +266,9 @@ class AnswerBroker:
         while True:
             snapshot = self._snapshot()
             if snapshot != written:
-                progress.write_snapshot(self._progress, progress.process_name(), snapshot)
+                write_snapshot(self._progress, process_name(), snapshot)
                 written = snapshot
-            await asyncio.sleep(progress.SNAPSHOT_SECONDS)
+            await asyncio.sleep(SNAPSHOT_SECONDS)
 
     def note_window(self) -> None:
         """Put the window's figures in the counters (they are read at the end, and by the display)."""
