@@ -90,6 +90,10 @@ class AnswerBroker:
         """Stop claiming, let the requests in flight finish (other xdist workers may be waiting for
         them: xdist ends a worker as soon as it has no items left), then release what is unanswered."""
         if not self._started:
+            # Never started (the xdist controller, --collect-only, a server found unusable): no thread
+            # runs the loop, but it holds a selector and a socket pair from __init__ all the same.
+            if not self._loop.is_closed():
+                self._loop.close()
             return
         self._stopping = True
         try:
@@ -140,6 +144,11 @@ class AnswerBroker:
         """Whether this process's walk is still on its way to ``key``: then the request goes out in
         item order (asking at once could overtake the requests of earlier items at the server)."""
         return self._walking and self._positions.get(key, -1) >= self._cursor
+
+    def declare_unusable(self, reason: str) -> None:
+        """The server cannot be used (found so before asking): every item of every process of the run
+        fails with ``reason`` (through the shared cache), and nothing is asked."""
+        self._declare_fatal(reason)
 
     def stop_cause(self) -> str | None:
         """Why no more requests are sent in this run (by any of its processes), if they stopped."""
