@@ -14,6 +14,7 @@ from .data.benchmark import Benchmark
 from .data.problems import Problem
 from .gate.baseline import ItemCounts, RunReport
 from .gate.evaluation import Evaluation, GateSettings, evaluate
+from .gate.figures import Summary
 from .gate.outcomes import ItemOutcome, Policy, decide
 from .gate.stats import seed_from
 from .model.answers import AnswerSource
@@ -21,7 +22,6 @@ from .report.finished import FinishedRun
 from .report.outputs import write_all
 from .report.provenance import problems_fingerprint, provenance
 from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
-from .report.summary import Summary
 from .settings import Settings
 
 # pytest's exit statuses, as numbers: this module does not import pytest

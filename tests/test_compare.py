@@ -7,7 +7,7 @@ import random
 import pytest
 
 from pytest_sebench.grade.compare import describe_mismatch, values_match
-from pytest_sebench.grade.values import Opaque, Value
+from pytest_sebench.execution.values import Opaque, Value
 
 nan, inf = float("nan"), float("inf")
 

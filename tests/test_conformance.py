@@ -18,7 +18,7 @@ from pytest_sebench.data.library import Library, load_library
 from pytest_sebench.data.problems import problem_from_row
 from pytest_sebench.execution.base import Execution, Job, Limits
 from pytest_sebench.grade.compare import values_match
-from pytest_sebench.grade.values import Opaque
+from pytest_sebench.execution.values import Opaque
 from pytest_sebench.grade.verdict import CORRECT, EXE_ERROR, NUMPY, RESULT_ERROR, judge
 
 MiB = 1024**2

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+import warnings
 
 import pytest
 
-from pytest_sebench.model.broker import AnswerBroker, AnswerRequest
+from pytest_sebench.model.broker import FATAL_KEY, AnswerBroker, AnswerRequest
 from pytest_sebench.model.cache import AnswerCache, answer_key
 from pytest_sebench.model.client import ChatClient, Counters, RequestFailed, Sampling, ServerUnusable
 from pytest_sebench.model.pacing import Window
+from pytest_sebench.model.served import ServedModel, ServerSettings
+from pytest_sebench.prompt.templates import PromptBuilder
 from pytest_sebench.testing import FakeServer, ServerConfig, echo_responder, table_responder
 
 
@@ -180,3 +184,44 @@ def test_a_failed_request_fails_only_its_item(tmp_path):
             broker.get(requests[0])
         assert broker.get(requests[1]).completion.text == "one"
         broker.close()
+
+
+# -- a broker that never starts (xdist controller, --collect-only, a server found unusable) ---------
+
+def resource_warnings(action) -> list[str]:
+    """The ResourceWarnings raised while ``action()`` runs and what it made is collected."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        action()
+        gc.collect()
+    return [str(warning.message) for warning in caught if issubclass(warning.category, ResourceWarning)]
+
+
+def test_a_broker_that_never_started_closes_its_event_loop(tmp_path):
+    def make_and_close() -> None:
+        broker = AnswerBroker(lambda window: client_for("http://127.0.0.1:9", window=window),
+                              AnswerCache(tmp_path, "run"), concurrency=2)
+        broker.close()
+
+    assert resource_warnings(make_and_close) == []
+
+
+def test_a_server_found_unusable_fails_every_item_and_leaves_nothing_open(tmp_path, library, balance):
+    with FakeServer(echo_responder("x")) as server:
+        server.set_dead(True)
+        settings = ServerSettings(model="m", base_urls=(server.base_url,), api_key=None, revision=None,
+                                  sampling=Sampling(), samples=1, concurrency=2, request_timeout=5,
+                                  retries=0, backoff=0.0)
+
+        def prepare_and_close() -> None:
+            model = ServedModel(settings, library, PromptBuilder.create("open", None),
+                                AnswerCache(tmp_path, "run"))
+            model.prepare([balance])  # asks which weights are served: the server is dead
+            with pytest.raises(ServerUnusable, match="cannot reach"):
+                model.respond(balance)
+            assert "cannot reach" in (model.stop_cause() or "")
+            # every process of the run sees it, through the shared cache
+            assert "cannot reach" in (AnswerCache(tmp_path, "run").failure(FATAL_KEY) or "")
+            model.close()
+
+        assert resource_warnings(prepare_and_close) == []

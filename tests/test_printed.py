@@ -11,7 +11,7 @@ import pytest
 
 from pytest_sebench.grade.compare import values_match
 from pytest_sebench.grade.printed import PrintedFormError, parse_printed
-from pytest_sebench.grade.values import Value
+from pytest_sebench.execution.values import Value
 
 nan, inf = float("nan"), float("inf")
 

@@ -18,8 +18,10 @@ import pytest
 from rich.console import Console
 
 from conftest import FIXTURE_DATA
-from pytest_sebench.model.progress import Totals, _Router, read_snapshots, resolve_mode, write_snapshot
-from pytest_sebench.model.progress_lines import LINE_START, progress_line
+from pytest_sebench.model.progress import resolve_mode
+from pytest_sebench.model.progress_router import Router
+from pytest_sebench.model.progress_snapshots import (LINE_START, Totals, progress_line, read_snapshots,
+                                                     write_snapshot)
 from pytest_sebench.testing import FakeServer, ServerConfig, table_responder
 from test_served_run import BENCH, correct_answers
 
@@ -49,7 +51,7 @@ def test_snapshots_are_summed(tmp_path):
 
 def test_router_prints_whole_lines_and_holds_the_unfinished_one():
     out, shown = io.StringIO(), io.StringIO()
-    router = _Router(raw=None, out=out)
+    router = Router(raw=None, out=out)
     router.write("header\nsebench ..")
     assert out.getvalue() == "header\nsebench .." and router.pending == "sebench .."
     router.console = Console(file=shown, width=80, color_system=None)  # live from here on
@@ -63,7 +65,7 @@ def test_router_prints_whole_lines_and_holds_the_unfinished_one():
 
 def test_interjected_line_keeps_pytests_unfinished_line():
     out = io.StringIO()
-    router = _Router(raw=None, out=out)
+    router = Router(raw=None, out=out)
     router.interject("ours")  # nothing unfinished: just the line
     router.write("sebench ..")
     router.interject("ours again")  # ended, ours, then pytest's line again: its width still counts

@@ -247,7 +247,7 @@ def test_a_forged_frame_does_not_pass(balance, library, separate_service, forger
 
 
 def test_the_answer_cannot_signal_the_runner_or_leave_its_group(library):
-    """Without the remote's own layers (an unprivileged service): the seccomp filter of url_remote.py."""
+    """Without the remote's own layers (an unprivileged service): the seccomp filter of sandbox/url_remote.py."""
     code = """
 import os, signal
 def f(x):

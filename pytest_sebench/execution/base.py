@@ -11,7 +11,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..grade.values import Value
+from .values import Value
 
 
 class SandboxUnavailable(Exception):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..grade.values import Opaque, Value
+from .values import Opaque, Value
 
 _SPECIAL_FLOATS = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .baseline import ItemCounts, RunReport
+from .figures import OVERALL
 from .outcomes import IMPROVEMENT, KNOWN_GAP, REGRESSION, ItemOutcome, Policy, decide
 from .stats import PairedDifference, paired_difference
-
-OVERALL = "overall"
 
 
 @dataclass

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..grade.taxonomy import CLASSES, PARENT
-from ..report.summary import Summary
 from .baseline import RunReport
-from .comparison import OVERALL, Comparison, compare_run
+from .comparison import Comparison, compare_run
+from .figures import OVERALL, Summary
 from .forgetting import FunctionChange, forgetting_map
 from .gates import GateResult, accuracy_gates, drop_gate
 from .outcomes import Policy

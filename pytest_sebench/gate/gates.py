@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from ..report.summary import OVERALL, SplitStats
 from ..settings import ALL_SPLITS
+from .figures import OVERALL, SplitStats
 from .stats import PairedDifference, max_drop_fires
 
 

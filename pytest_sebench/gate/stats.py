@@ -166,6 +166,15 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased estimator of pass@k from n samples of which c are correct (Chen et al., 2021):
+    1 - C(n-c, k) / C(n, k). With k > n it is undefined; we use k = n then."""
+    k = min(k, n)
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
 def mean_interval(values: Sequence[float]) -> tuple[float, float]:
     """95 % interval for the mean of per-item values in [0, 1] (mean@k, pass@k of a split)."""
     data = [float(v) for v in values]

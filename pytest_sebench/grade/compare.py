@@ -1,7 +1,7 @@
 """Decide whether an answer's value matches the expected value, as the reference grader means it.
 
 The reference (SE-Bench ``EqualityChecker``) compares parsed printed outputs. We keep its meaning
-but compare plain values (:mod:`values`) and never evaluate text:
+but compare plain values (:mod:`pytest_sebench.execution.values`) and never evaluate text:
 
 - A one-element list or tuple is replaced by its element, repeatedly and at every level, on both
   sides: ``[[3.0]]`` matches ``3``, ``[[1], [2]]`` matches ``[1, 2]``.
@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 from pytest_sebench.grade.printed import PrintedFormError, parse_printed
-from pytest_sebench.grade.values import Opaque, Value, render
+from pytest_sebench.execution.values import Opaque, Value, render
 
 __all__ = ["describe_mismatch", "values_match"]
 

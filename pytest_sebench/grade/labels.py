@@ -13,8 +13,8 @@ import threading
 from collections import OrderedDict
 
 from ..data.problems import Problem
+from ..execution.values import Value
 from .printed import PrintedFormError, parse_printed
-from .values import Value
 
 _KEPT = 4096  # problems' labels kept; a session uses each problem's K times
 

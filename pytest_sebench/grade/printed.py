@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 
 from pytest_sebench.grade.tokens import PrintedFormError, Token, tokenize
-from pytest_sebench.grade.values import Value
+from pytest_sebench.execution.values import Value
 
 __all__ = ["PrintedFormError", "parse_printed"]
 

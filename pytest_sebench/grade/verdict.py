@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from ..data.library import Library
 from ..data.problems import Case, Problem
 from ..execution.base import Execution, Job, Sandbox
+from ..execution.values import render
 from .compare import describe_mismatch, values_match
 from .extract import extract_code
 from .labels import AS_TEXT, Label, known_labels, read_labels, text_cases
 from .static import analyse
-from .values import render
 
 CORRECT = "correct"
 RESULT_ERROR = "result_error"

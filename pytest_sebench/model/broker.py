@@ -18,11 +18,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from . import progress
 from .cache import AnswerCache
 from .client import (ChatClient, Completion, Counters, Refused, RequestFailed, ServerRefusesAll,
                      ServerUnusable)
 from .pacing import IN_ORDER, START_WINDOW, URGENT, Window
+from .progress_snapshots import SNAPSHOT_SECONDS, process_name, snapshot_dir, write_snapshot
 
 FATAL_KEY = "server-unusable"  # failure marker every process checks
 REFUSED_KEY = "server-refuses-all"  # ... and the one that stops the run
@@ -71,7 +71,7 @@ class AnswerBroker:
         self._started = False
         self._stopping = False
         self._prefetching: Any = None
-        self._progress = progress.snapshot_dir(cache.run_id)
+        self._progress = snapshot_dir(cache.run_id)
         self._present = 0  # requests already answered in the cache when asking began
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class AnswerBroker:
         self._walking = True
         self._thread.start()
         self._started = True
-        if self._progress.is_dir():  # a live display is running and wants our counts (progress.py)
+        if self._progress.is_dir():  # a display runs and wants our counts (progress_snapshots.py)
             asyncio.run_coroutine_threadsafe(self._report_progress(), self._loop)
         self._prefetching = asyncio.run_coroutine_threadsafe(self._prefetch(), self._loop)
 
@@ -90,6 +90,10 @@ class AnswerBroker:
         """Stop claiming, let the requests in flight finish (other xdist workers may be waiting for
         them: xdist ends a worker as soon as it has no items left), then release what is unanswered."""
         if not self._started:
+            # Never started (the xdist controller, --collect-only, a server found unusable): no thread
+            # runs the loop, but it holds a selector and a socket pair from __init__ all the same.
+            if not self._loop.is_closed():
+                self._loop.close()
             return
         self._stopping = True
         try:
@@ -117,7 +121,7 @@ class AnswerBroker:
                 if self.cache.get(key) is None and self.cache.failure(key) is None:
                     self.cache.release(key)  # a waiting worker takes it over at once
             self.note_window()
-            progress.write_snapshot(self._progress, progress.process_name(), self._snapshot())  # final
+            write_snapshot(self._progress, process_name(), self._snapshot())  # final
 
     # -- what items call (any thread) --------------------------------------------------------------
 
@@ -140,6 +144,11 @@ class AnswerBroker:
         """Whether this process's walk is still on its way to ``key``: then the request goes out in
         item order (asking at once could overtake the requests of earlier items at the server)."""
         return self._walking and self._positions.get(key, -1) >= self._cursor
+
+    def declare_unusable(self, reason: str) -> None:
+        """The server cannot be used (found so before asking): every item of every process of the run
+        fails with ``reason`` (through the shared cache), and nothing is asked."""
+        self._declare_fatal(reason)
 
     def stop_cause(self) -> str | None:
         """Why no more requests are sent in this run (by any of its processes), if they stopped."""
@@ -266,9 +275,9 @@ class AnswerBroker:
         while True:
             snapshot = self._snapshot()
             if snapshot != written:
-                progress.write_snapshot(self._progress, progress.process_name(), snapshot)
+                write_snapshot(self._progress, process_name(), snapshot)
                 written = snapshot
-            await asyncio.sleep(progress.SNAPSHOT_SECONDS)
+            await asyncio.sleep(SNAPSHOT_SECONDS)
 
     def note_window(self) -> None:
         """Put the window's figures in the counters (they are read at the end, and by the display)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from ..data.library import Library
@@ -11,6 +10,7 @@ from ..settings import REFERENCE_MODEL, Settings
 from .answers import AnswerSource, ReferenceModel, RolloutAnswers
 from .cache import AnswerCache
 from .client import Sampling
+from .scratch import run_scratch
 from .served import ServedModel, ServerSettings
 
 
@@ -21,10 +21,6 @@ def answer_cache_root(settings: Settings, default_root: Path, run_id: str) -> Pa
     if choice == "off":
         return run_scratch(run_id)
     return Path(choice).expanduser() if choice else default_root
-
-
-def run_scratch(run_id: str) -> Path:
-    return Path(tempfile.gettempdir()) / f"sebench-run-{run_id}"
 
 
 def answer_source(settings: Settings, library: Library, prompts: PromptBuilder, *, cache_root: Path,

@@ -8,9 +8,9 @@ a line such as (one line, cut here)::
     sebench progress: 12/31 answered · 1 in flight · 10/31 graded · 0 retried · 0 failed ·
         3.1 answers/min · about 6 min left · concurrency 1
 
-The counts come from the snapshots the asking processes write (``progress.py``, summed by
-:class:`Totals`); the items graded come from the plugin. The line goes through the same
-:class:`_Router` as the live display's output, so it never lands in the middle of pytest's dots.
+The counts come from the snapshots the asking processes write (``progress_snapshots.py``,
+summed by :class:`Totals`); the items graded come from the plugin. The line goes through the same
+:class:`Router` as the live display's output, so it never lands in the middle of pytest's dots.
 """
 
 from __future__ import annotations
@@ -22,48 +22,9 @@ from typing import Any, Callable
 
 import pytest
 
-from .progress import (REFRESH_SECONDS, Totals, _Router, own_stream, read_snapshots, remove_snapshots,
-                       snapshot_dir, take_over)
-
-LINE_START = "sebench progress: "
-
-
-def answers_per_minute(answered: int, seconds: float) -> float:
-    """The rate since the first request was planned (0 before any time has passed)."""
-    return answered * 60.0 / seconds if seconds > 0 else 0.0
-
-
-def time_left(left: int, rate: float) -> str:
-    """What is left to ask at the rate so far, in words (unknown before the first answer)."""
-    if left <= 0:
-        return "nothing left to ask"
-    if rate <= 0:
-        return "time left unknown"
-    minutes = left / rate
-    if minutes < 1:
-        return "under a minute left"
-    if minutes < 90:
-        return f"about {round(minutes)} min left"
-    return f"about {minutes / 60:.1f} h left"
-
-
-def progress_line(totals: Totals, graded: int, selected: int | None, seconds: float) -> str:
-    """The whole line for ``totals``, ``graded`` items of ``selected`` (``None``: not known yet) and
-    ``seconds`` since the first request was planned."""
-    answered = min(totals.answered, totals.to_ask)  # counts up to what must be asked, as the bar does
-    rate = answers_per_minute(totals.answered, seconds)
-    left = totals.to_ask - answered - totals.failed
-    parts = [f"{answered}/{totals.to_ask} answered", f"{totals.in_flight} in flight",
-             f"{graded}/{selected} graded" if selected is not None else f"{graded} graded",
-             f"{totals.retried} retried", f"{totals.failed} failed"]
-    if totals.abandoned:
-        parts.append(f"{totals.abandoned} abandoned")
-    if totals.planned > totals.to_ask:
-        parts.append(f"{totals.planned - totals.to_ask} cached")
-    parts += [f"{rate:.1f} answers/min", time_left(left, rate if totals.answered else 0.0)]
-    if totals.limit:  # older snapshots do not say
-        parts.append(f"concurrency {totals.limit}")
-    return LINE_START + " · ".join(parts)
+from .progress_router import Router, own_stream, take_over
+from .progress_snapshots import (REFRESH_SECONDS, Totals, progress_line, read_snapshots, remove_snapshots,
+                                 snapshot_dir)
 
 
 class ProgressLines:
@@ -73,7 +34,7 @@ class ProgressLines:
     debugger (``--pdb``, ``breakpoint()``) has the terminal.
     """
 
-    def __init__(self, config: pytest.Config, router: _Router, directory: Path, interval: float,
+    def __init__(self, config: pytest.Config, router: Router, directory: Path, interval: float,
                  graded: Callable[[], int], selected: Callable[[], int | None]) -> None:
         self.config, self.router, self.directory, self.interval = config, router, directory, interval
         self.graded, self.selected = graded, selected
@@ -89,7 +50,7 @@ class ProgressLines:
         raw = writer._file  # TerminalWriter's file (see ProgressDisplay): put back in stop()
         # Our own descriptor, as the live display's: with -n0 pytest points fd 1 at its capture file
         # during each test, and the lines are printed during tests too.
-        lines = cls(config, _Router(raw, own_stream(raw) or raw), snapshot_dir(run_id), interval,
+        lines = cls(config, Router(raw, own_stream(raw) or raw), snapshot_dir(run_id), interval,
                     graded, selected)
         take_over(writer, lines.router, lines.directory)
         config.pluginmanager.register(lines, "sebench-progress-lines")

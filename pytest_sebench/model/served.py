@@ -120,7 +120,7 @@ class ServedModel:
         try:
             self.identify()
         except ServerUnusable as error:
-            self._broker.cache.fail("server-unusable", str(error))
+            self._broker.declare_unusable(str(error))
             return
         self._broker.start([self.request(problem, sample) for problem in problems
                             for sample in range(self.samples)])

@@ -63,7 +63,7 @@ class ControllerHooks:
             self.progress.stop()
         self.session.facts.model.close()
         if self.session.settings.cache == "off":
-            from ..model.factory import run_scratch
+            from ..model.scratch import run_scratch
 
             shutil.rmtree(run_scratch(self.session.facts.run_id), ignore_errors=True)
 

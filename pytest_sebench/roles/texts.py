@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ..report.outputs import requested
+from ..report.summary import render_summary
 from ..report.terminal import NextSteps, render_evaluation
 from ..session import RunFacts, SebenchSession
 
@@ -41,7 +42,7 @@ def write_summary(terminalreporter: Any, config: pytest.Config, session: Sebench
     writer = config.get_terminal_writer()
     terminalreporter.write_sep("=", "SE-Bench summary")
     evaluation = session.evaluation()
-    terminalreporter.write(evaluation.summary.render(width=writer.fullwidth, color=writer.hasmarkup))
+    terminalreporter.write(render_summary(evaluation.summary, width=writer.fullwidth, color=writer.hasmarkup))
     settings = session.settings
     inherited = tuple((f"--sebench-{output.setting.replace('_', '-')}", settings.source_of(output.setting))
                       for output, _ in requested(settings)

@@ -6,8 +6,9 @@
 Like the reference service it is one shared process that takes ``POST {"code": "..."}`` (on any path),
 runs the code in a fresh interpreter (``sys.executable -c code``, the service's own environment and
 user) under a total timeout and no other limit, and replies ``{"stdout": ..., "stderr": ...}``. It
-isolates nothing: whatever protects the machine from the code is the url backend's runner (or the
-machine's own setup). In tests::
+isolates nothing: whatever protects the machine from the code is what the url backend sends with it
+(the sandbox's template, run by its remote driver ``sandbox/url_remote.py``), or the machine's own
+setup. In tests::
 
     with SandboxService(timeout=60) as service:
         sandbox = URLSandbox(Limits(), service.url)

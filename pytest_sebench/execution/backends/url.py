@@ -3,7 +3,7 @@
 The service runs posted code in a fresh interpreter: ``POST {"code": program}`` answers
 ``{"stdout": ..., "stderr": ...}``. Each answer becomes ONE self-contained program: the text of the
 sandbox's own modules (``sandbox/*.py``: template, runner, library runtime, guard, ...), the remote
-driver (``url_remote.py``) and the job (library spec, the answer's code, entry point, case inputs,
+driver (``sandbox/url_remote.py``) and the job (library spec, the answer's code, entry point, case inputs,
 limits) -- never the expected outputs, which stay here for ``grade/verdict.py``. Remotely the template
 runs the answer in a forked child exactly as the local backend does (limits, per-answer clock, NumPy
 guard) and the driver prints the template's frames as one framed result; this side checks that frame
@@ -32,14 +32,14 @@ import urllib.error
 import urllib.request
 import zlib
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from ...sandbox_files.frames import FrameError, FrameReader
+from ...sandbox_files.url_remote import MARKER
 from ..base import Execution, Failure, Job, Limits, Sandbox, SandboxBackend, SandboxUnavailable
 from ..stream import JOB_MARGIN, Gathered, frame_limit
-from ..url_remote import MARKER
 
+DRIVER = "url_remote.py"  # in the sandbox's folder, shipped as the driver, not as one of its modules
 RETRIES = 3  # after the first attempt, for connection errors and 5xx
 BACKOFF = 0.25  # seconds before the first retry, doubled for each next one
 _HEADER = re.compile(rf"{MARKER} 1 (\d{{1,12}}) ([0-9a-f]{{64}})\n")
@@ -75,9 +75,9 @@ def _runtime(isolation: bool) -> str:
     """The part every program shares (about 40 KB), packed once per process."""
     folder = resources.files("pytest_sebench.sandbox_files")
     modules = {entry.name[:-3]: entry.read_text(encoding="utf-8") for entry in folder.iterdir()
-               if entry.name.endswith(".py") and entry.name != "__init__.py"}
+               if entry.name.endswith(".py") and entry.name not in ("__init__.py", DRIVER)}
     return _pack({"root": f"/sebench-runtime-{secrets.token_hex(6)}", "modules": modules,
-                  "driver": (Path(__file__).parent.parent / "url_remote.py").read_text(encoding="utf-8"),
+                  "driver": folder.joinpath(DRIVER).read_text(encoding="utf-8"),
                   # One job per process: children forked ahead would only be thrown away.
                   "argv": ["--spares", "0"] + ([] if isolation else ["--no-isolation"])})
 

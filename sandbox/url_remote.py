@@ -1,7 +1,9 @@
 """The remote half of the ``url`` backend: runs inside the remote service's fresh interpreter.
 
-Never imported on the host: ``url_backend.py`` ships this file's text in every program, next to the
-text of the sandbox's own modules (``sandbox/*.py``) and one job. Standard library only. Here it:
+It lives with the sandbox's modules because it runs where they run, not in the plugin: the host
+(``pytest_sebench/execution/url_backend.py``) ships this file's text in every program as the driver,
+next to the text of the other modules of this folder and one job, and imports it only for
+:data:`MARKER`. Standard library only. Here it:
 
 1. makes this process non-dumpable (prctl), so no other process of our uid can open
    ``/proc/<us>/fd/1`` (the result channel) or ``/proc/<us>/mem``;

@@ -10,6 +10,9 @@ and never evaluates anything:
 - ``dict`` with ``str``/``int``/``float``/``bool``/``tuple`` keys;
 - :class:`Opaque` for what has no faithful plain form (an object the sandbox could not encode, a
   printed form we could not parse): it carries text and equals nothing but an identical Opaque.
+
+It lives here, with the sandbox interface, because executions are made of these values: ``grade``
+(which parses the labels into them and compares) builds on ``execution``, never the other way round.
 """
 
 from __future__ import annotations
