@@ -275,8 +275,8 @@ def test_the_reader_sees_the_plugin_whole():
     assert {"pytest_sebench.plugin", "pytest_sebench.model.broker", "pytest_sebench.sandbox_files.frames",
             "pytest_sebench.testing"} <= set(modules)
     ties = {(tie.source, tie.target, tie.where) for tie in imports}
-    assert ("pytest_sebench.plugin", "pytest_sebench.session", "for typing") in ties
-    assert ("pytest_sebench.plugin", "pytest_sebench.items", "lazily") in ties
+    assert ("pytest_sebench.items", "pytest_sebench.grading", "for typing") in ties
+    assert ("pytest_sebench.plugin", "pytest_sebench.startup", "lazily") in ties
     assert ("pytest_sebench.execution.stream", "pytest_sebench.sandbox_files.frames", "") in ties
     assert ("pytest_sebench.sandbox_files.supervise", "pytest_sebench.sandbox_files.relay", "") in ties
 
