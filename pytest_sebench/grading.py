@@ -8,19 +8,21 @@ makes travel to the controller in ``report.user_properties`` (``report/records.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Sequence
 
 from .data.benchmark import Benchmark
 from .data.problems import Problem
 from .data.subset import subset_ids
 from .execution.base import Limits, Sandbox, SandboxOptions, SandboxUnavailable
 from .execution.registry import create_backend
-from .gate.baseline import ItemCounts, RunReport
+from .gate.baseline import RunReport
+from .records.item import ItemCounts
 from .gate.outcomes import ItemOutcome, Policy, decide
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
 from .model.client import RequestFailed, ServerRefusesAll
-from .report.records import item_record, keeps_response, response_facts
+from .records.build import item_record, keeps_response, response_facts
+from .records.item import ItemRecord
 from .settings import Settings
 
 def limits_of(settings: Settings) -> Limits:
@@ -78,15 +80,14 @@ class ItemGrader:
         base = self.baseline.items.get(problem.id) if self.baseline is not None else None
         return decide(now, base, self.policy)
 
-    def record(self, problem: Problem, verdicts: list[Verdict]) -> dict[str, Any]:
+    def record(self, problem: Problem, verdicts: list[Verdict]) -> ItemRecord:
         """The item's record, with the raw responses that ``--sebench-report-responses`` keeps
-        (``--sebench-save-correct`` needs the correct ones whatever it says)."""
+        (``--sebench-save-correct`` needs the correct ones whatever it says); ``stopped_run`` tells
+        the controller why the rest never ran."""
         keep, save_correct = self.settings.report_responses, self.settings.save_correct is not None
-        record = item_record(problem, verdicts, self.benchmark.library,
-                             keep_response=lambda v: keeps_response(keep, v.passed) or (save_correct and v.passed))
-        if self.stop_reason is not None:
-            record["stopped_run"] = self.stop_reason  # tells the controller why the rest never ran
-        return record
+        return item_record(problem, verdicts, self.benchmark.library,
+                           keep_response=lambda v: keeps_response(keep, v.passed) or (save_correct and v.passed),
+                           stopped_run=self.stop_reason)
 
     def kept(self, problems: Sequence[Problem]) -> set[str]:
         """The ids ``--sebench-only-solved-by`` keeps, then ``--sebench-limit``'s subset of them."""

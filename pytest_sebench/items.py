@@ -58,14 +58,23 @@ class SebenchItem(pytest.Item):
 
     def setup(self) -> None:
         self.verdicts, infrastructure_failure = self.grader.grade(self.problem)
-        self.user_properties.append((PROPERTY, self.grader.record(self.problem, self.verdicts)))
+        self.user_properties.append((PROPERTY, self.grader.record(self.problem, self.verdicts).to_json()))
         if self.grader.stop_reason is not None:
             self.session.shouldstop = self.grader.stop_reason  # after this item; xdist stops too
         if infrastructure_failure:
             pytest.fail(f"infrastructure error (not the model's fault): {infrastructure_failure}",
                         pytrace=False)
 
+    def _drop_record(self) -> None:
+        """The record rides on the setup report only: the call and teardown reports need not carry
+        (nor xdist send) it again."""
+        self.user_properties[:] = [prop for prop in self.user_properties if prop[0] != PROPERTY]
+
+    def teardown(self) -> None:
+        self._drop_record()
+
     def runtest(self) -> None:
+        self._drop_record()
         # Without a baseline an item passes when some sample is correct; with one, see gate/outcomes.py.
         outcome = self.grader.outcome(self.problem, self.verdicts)
         if outcome.result == XFAIL:

@@ -12,7 +12,7 @@ from typing import Any
 
 from .data.benchmark import Benchmark
 from .data.problems import Problem
-from .gate.baseline import ItemCounts, RunReport
+from .gate.baseline import RunReport
 from .gate.evaluation import Evaluation, GateSettings, evaluate
 from .gate.figures import Summary
 from .gate.outcomes import ItemOutcome, Policy, decide
@@ -21,7 +21,10 @@ from .model.answers import AnswerSource
 from .report.finished import FinishedRun
 from .report.outputs import write_all
 from .report.provenance import problems_fingerprint, provenance
-from .report.records import NODE_PREFIX, PROPERTY, error_record, junit_properties, record_from_properties
+from .records.build import error_record
+from .records.item import ItemRecord
+from .records.spool import RecordSpool
+from .report.records import NODE_PREFIX, PROPERTY, junit_properties, record_from_properties
 from .settings import Settings
 
 # pytest's exit statuses, as numbers: this module does not import pytest
@@ -48,7 +51,8 @@ class RunFacts:
 @dataclass
 class SebenchSession:
     facts: RunFacts
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: dict[str, ItemRecord] = field(default_factory=dict)  # light: no text (see spool)
+    spool: RecordSpool = field(default_factory=RecordSpool)  # the full records, on disk
     selected: list[str] = field(default_factory=list)  # node ids the run must account for
     stop_reason: str | None = None  # why the run stopped before its last item (the server refuses all)
     output_errors: list[str] = field(default_factory=list)  # outputs that could not be written
@@ -75,24 +79,28 @@ class SebenchSession:
             return
         record = record_from_properties(report.user_properties)
         if record is not None:
-            self.records[report.nodeid] = record
-            self.stop_reason = self.stop_reason or record.get("stopped_run")
+            self.keep(report.nodeid, record)
+            self.stop_reason = self.stop_reason or record.stopped_run
         elif report.failed and report.nodeid not in self.records:
             problem = self.problem_for(report.nodeid)
             if problem is not None:  # e.g. a crashed xdist worker: still counted, as an error
                 reason = (report.longreprtext or "no verdict").strip().splitlines()
-                self.records[report.nodeid] = error_record(problem, reason[-1] if reason else "no verdict",
-                                                           self.benchmark.library)
+                self.keep(report.nodeid, error_record(problem, reason[-1] if reason else "no verdict",
+                                                      self.benchmark.library))
         current = self.records.get(report.nodeid)
-        # The full record stays here; JUnit XML gets its small, readable part.
+        # The full record goes to the spool; JUnit XML gets its small, readable part.
         report.user_properties = [prop for prop in report.user_properties if prop[0] != PROPERTY]
         if current is not None and report.when == "teardown" and self.facts.junit_item_properties:
-            report.user_properties += junit_properties(current, self.item_outcome(current).to_json())
+            report.user_properties += junit_properties(current, self.item_outcome(current).label)
 
-    def item_outcome(self, record: dict[str, Any]) -> ItemOutcome:
+    def keep(self, nodeid: str, record: ItemRecord) -> None:
+        self.spool.put(record.id, record.to_json())
+        self.records[nodeid] = record.light()
+
+    def item_outcome(self, record: ItemRecord) -> ItemOutcome:
         baseline = self.facts.baseline
-        base = baseline.items.get(record["id"]) if baseline is not None else None
-        return decide(ItemCounts.from_record(record), base, self.facts.policy)
+        base = baseline.items.get(record.id) if baseline is not None else None
+        return decide(record.counts, base, self.facts.policy)
 
     def account_for_the_rest(self) -> None:
         """Selected items that never reported (the run stopped, or was interrupted) still count, as
@@ -102,13 +110,14 @@ class SebenchSession:
         for nodeid in self.selected:
             problem = self.problem_for(nodeid)
             if nodeid not in self.records and problem is not None:
-                self.records[nodeid] = error_record(problem, why, self.benchmark.library)
+                self.keep(nodeid, error_record(problem, why, self.benchmark.library))
 
     # -- concluding ------------------------------------------------------------------------------
 
-    def ordered_records(self) -> list[dict[str, Any]]:
+    def ordered_records(self) -> list[ItemRecord]:
+        """The light records, in the benchmark's order."""
         order = {problem_id: index for index, problem_id in enumerate(self.benchmark.by_id)}
-        return sorted(self.records.values(), key=lambda record: order.get(record["id"], len(order)))
+        return sorted(self.records.values(), key=lambda record: order.get(record.id, len(order)))
 
     def summary(self) -> Summary:
         model = self.facts.model
@@ -135,16 +144,20 @@ class SebenchSession:
         counters = self.facts.model.counters
         if counters is None:
             return None
-        reused = sum(bool((sample.get("answer") or {}).get("reused"))
-                     for record in self.records.values() for sample in record.get("samples", ()))
+        reused = sum(sample.reused for record in self.records.values() for sample in record.samples)
         return counters.line(reused, self.facts.model.stop_cause())
+
+    def close(self) -> None:
+        self.spool.close()
 
     def finish(self, exitstatus: int) -> int:
         """Account for every selected item, write every output; the run's exit status."""
         self.account_for_the_rest()
         evaluation = self.evaluation()
         counters = self.facts.model.counters
-        run = FinishedRun(self.settings, self.benchmark, evaluation, self.ordered_records(),
+        ordered = self.ordered_records()
+        run = FinishedRun(self.settings, self.benchmark, evaluation, ordered,
+                          lambda: self.spool.in_order(record.id for record in ordered),
                           self.provenance() if self.settings.report is not None else {},
                           counters.to_json() if counters is not None else None)
         self.output_errors = write_all(run)

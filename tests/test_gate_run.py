@@ -168,7 +168,11 @@ def test_incomparable_baseline_is_refused_unless_forced(pytester):
 
 @pytest.mark.parametrize("text, why", [
     ("{not json", ":1: not JSON"), ("", "the file is empty"), ('{"summary": {}}', "no 'items' list"),
-    ('{"items": [{"id": "x"}]}', "items[0] (x): 'samples' must be a list")])
+    ('{"schema_version": 1, "items": [{"id": "x"}]}', "items[0] (x): 'samples' must be a list"),
+    ('{"schema_version": 1,\n"items": [\n{"id": "x", "samples": []},\n{"id": "y", "samp\n]}\n',
+     "items[1]: not JSON"),
+    ('{"items": []}', "schema version None is not one this pytest-sebench reads (1): make the report again"),
+    ('{"schema_version": 2, "items": []}', "written by a newer pytest-sebench (this one reads version 1): upgrade")])
 def test_unreadable_baseline_is_one_clear_error(pytester, text, why):
     baseline = pytester.path / "broken.json"
     baseline.write_text(text)

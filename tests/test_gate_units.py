@@ -8,6 +8,7 @@ import pytest
 
 from pytest_sebench.gate.baseline import ItemCounts
 from pytest_sebench.gate.comparable import compare_provenance
+from pytest_sebench.records.item import ItemRecord
 from pytest_sebench.gate.forgetting import forgetting_map, most_forgotten, most_learned
 from pytest_sebench.gate.gates import drop_gate
 from pytest_sebench.gate.outcomes import Policy, decide
@@ -157,10 +158,10 @@ def test_taxonomy_uses_the_first_failing_case():
     assert classify(record, LIB) == "timeout"
 
 
-def item(item_id: str, functions: list[str], correct: int, samples: int = 1) -> dict:
-    return {"id": item_id, "split": "single_test", "library_functions": functions,
-            "samples": [{"category": "correct" if index < correct else "result_error"}
-                        for index in range(samples)]}
+def item(item_id: str, functions: list[str], correct: int, samples: int = 1) -> ItemRecord:
+    return ItemRecord.from_json({"id": item_id, "split": "single_test", "library_functions": functions,
+                                 "samples": [{"category": "correct" if index < correct else "result_error"}
+                                             for index in range(samples)]})
 
 
 def test_forgetting_map():

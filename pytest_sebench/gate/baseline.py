@@ -7,45 +7,14 @@ naming the file and what is wrong, before anything is asked or graded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..grade.verdict import CORRECT, ERROR
+from ..records.item import ItemCounts
+from ..records.report_file import ReportFileError, read_report
 
-
-class ReportFileError(Exception):
-    """The file is not a readable report; the message names it."""
-
-
-@dataclass(frozen=True)
-class ItemCounts:
-    """How one item fared in one run: correct samples out of samples, and whether our side failed."""
-
-    correct: int
-    samples: int
-    error: bool = False  # an infrastructure error in some sample: the item says nothing about the model
-
-    @property
-    def rate(self) -> float:
-        return self.correct / self.samples if self.samples else 0.0
-
-    @property
-    def solved(self) -> bool:
-        return self.correct > 0
-
-    @classmethod
-    def from_categories(cls, categories: list[str]) -> "ItemCounts":
-        categories = categories or [ERROR]  # no sample at all: our failure, never the model's
-        return cls(correct=categories.count(CORRECT), samples=len(categories), error=ERROR in categories)
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> "ItemCounts":
-        return cls.from_categories([sample.get("category", ERROR) for sample in record.get("samples") or ()])
-
-    def text(self) -> str:
-        return f"{self.correct}/{self.samples}"
+__all__ = ["ItemCounts", "ReportFileError", "RunReport", "load_run_report"]
 
 
 @dataclass(frozen=True)
@@ -68,24 +37,12 @@ class RunReport:
 
 
 def load_run_report(path: Path) -> RunReport:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ReportFileError(f"{path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
-    if not text.strip():
-        raise ReportFileError(f"{path}: the file is empty (an interrupted copy?)")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ReportFileError(f"{path}:{error.lineno}: not JSON ({error.msg}): is this a "
-                              "--sebench-report file?") from None
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise ReportFileError(f"{path}: not a pytest-sebench report (no 'items' list)")
+    """The report's per-item counts; its items are read one at a time (a large report's text is
+    never all in memory)."""
+    contents = read_report(path)
     items: dict[str, ItemCounts] = {}
     splits: dict[str, str] = {}
-    for index, record in enumerate(data["items"]):
+    for index, record in contents.items:
         where = f"{path}: items[{index}]"
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise ReportFileError(f"{where} has no 'id'")
@@ -94,7 +51,7 @@ def load_run_report(path: Path) -> RunReport:
             raise ReportFileError(f"{where} ({record['id']}): 'samples' must be a list of graded samples")
         if record["id"] in items:
             raise ReportFileError(f"{where}: item {record['id']} appears twice")
-        items[record["id"]] = ItemCounts.from_record(record)
+        items[record["id"]] = ItemCounts.from_categories([str(sample["category"]) for sample in samples])
         splits[record["id"]] = str(record.get("split", ""))
-    provenance = data.get("provenance")
+    provenance = contents.top.get("provenance")
     return RunReport(str(path), provenance if isinstance(provenance, dict) else {}, items, splits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..records.item import ItemRecord
 from .baseline import ItemCounts, RunReport
 from .figures import OVERALL
 from .outcomes import IMPROVEMENT, KNOWN_GAP, REGRESSION, ItemOutcome, Policy, decide
@@ -68,10 +69,10 @@ class Comparison:
         return data
 
 
-def compare_run(records: Iterable[dict[str, Any]], baseline: RunReport | None, policy: Policy, *,
+def compare_run(records: Iterable[ItemRecord], baseline: RunReport | None, policy: Policy, *,
                 seed: int, warnings: list[str] | None = None) -> Comparison:
     records = list(records)
-    counts = {record["id"]: ItemCounts.from_record(record) for record in records}
+    counts = {record.id: record.counts for record in records}
     base_items = baseline.items if baseline is not None else {}
     outcomes = {item_id: decide(now, base_items.get(item_id), policy) for item_id, now in counts.items()}
     comparison = Comparison(policy, baseline, outcomes, counts, warnings=list(warnings or []))
@@ -81,13 +82,13 @@ def compare_run(records: Iterable[dict[str, Any]], baseline: RunReport | None, p
     comparison.not_in_baseline = [item_id for item_id in counts if item_id not in base_items]
     pairs: dict[str, list[tuple[ItemCounts, ItemCounts]]] = {}
     for record in records:
-        now, base = counts[record["id"]], base_items.get(record["id"])
+        now, base = counts[record.id], base_items.get(record.id)
         if base is None:
             continue
         if now.error or base.error:
-            comparison.unpaired_errors.append(record["id"])
+            comparison.unpaired_errors.append(record.id)
             continue
-        pairs.setdefault(record["split"], []).append((now, base))
+        pairs.setdefault(record.split, []).append((now, base))
     everything = [pair for split_pairs in pairs.values() for pair in split_pairs]
     for name, split_pairs in [*sorted(pairs.items()), (OVERALL, everything)]:
         comparison.paired[name] = paired_difference(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..grade.taxonomy import CLASSES, PARENT
+from ..records.item import ItemRecord
 from .baseline import RunReport
 from .comparison import Comparison, compare_run
 from .figures import OVERALL, Summary
@@ -44,7 +45,7 @@ class Evaluation:
                              for name in CLASSES}}
 
 
-def evaluate(records: list[dict[str, Any]], summary: Summary, baseline: RunReport | None, policy: Policy,
+def evaluate(records: list[ItemRecord], summary: Summary, baseline: RunReport | None, policy: Policy,
              gates: GateSettings, *, seed: int, warnings: list[str]) -> Evaluation:
     comparison = compare_run(records, baseline, policy, seed=seed, warnings=warnings)
     results: list[GateResult] = []
@@ -54,8 +55,8 @@ def evaluate(records: list[dict[str, Any]], summary: Summary, baseline: RunRepor
         results.append(drop_gate(gates.max_drop, gates.alpha, comparison.paired[OVERALL]))
     taxonomy = dict.fromkeys(CLASSES, 0)
     for record in records:
-        for sample in record.get("samples", ()):
-            if sample.get("taxonomy") in taxonomy:
-                taxonomy[sample["taxonomy"]] += 1
+        for sample in record.samples:
+            if sample.taxonomy in taxonomy:
+                taxonomy[sample.taxonomy] += 1
     functions = forgetting_map(records, baseline.items if baseline is not None else None)
     return Evaluation(summary, comparison, results, functions, taxonomy)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..grade.verdict import CATEGORIES, CORRECT, ERROR
+from ..records.item import ItemRecord, SampleRecord
 from .stats import mean_interval, pass_at_k
 
 OVERALL = "overall"  # the figures of every split together (and the comparison's, see comparison.py)
@@ -24,18 +25,17 @@ class SplitStats:
     counts: list[tuple[int, int]] = field(default_factory=list)  # (samples, correct) per item
     truncated: int = 0  # samples whose answer the server cut at max_tokens
 
-    def add(self, record: dict[str, Any]) -> None:
-        samples = record.get("samples") or [{"category": ERROR}]
+    def add(self, record: ItemRecord) -> None:
+        samples = record.samples or (SampleRecord(0, ERROR, "no sample"),)
         self.items += 1
         self.samples += len(samples)
-        passed = sum(1 for sample in samples if sample.get("category") == CORRECT)
+        passed = sum(1 for sample in samples if sample.category == CORRECT)
         # An infrastructure error is never a pass: a broken sandbox cannot raise a score.
         self.solved += passed / len(samples)
         self.counts.append((len(samples), passed))
         for sample in samples:
-            category = sample.get("category", ERROR)
-            self.categories[category if category in self.categories else ERROR] += 1
-            self.truncated += bool((sample.get("answer") or {}).get("truncated"))
+            self.categories[sample.category if sample.category in self.categories else ERROR] += 1
+            self.truncated += sample.truncated
 
     @property
     def accuracy(self) -> float:
@@ -81,12 +81,12 @@ class Summary:
     max_tokens: int | None = None  # what the model was asked with (None: no served model)
 
     @classmethod
-    def from_records(cls, records: Iterable[dict[str, Any]], *, model: str, data_source: str,
+    def from_records(cls, records: Iterable[ItemRecord], *, model: str, data_source: str,
                      library: str, max_tokens: int | None = None) -> "Summary":
         splits: dict[str, SplitStats] = {}
         overall = SplitStats()
         for record in records:
-            splits.setdefault(record["split"], SplitStats()).add(record)
+            splits.setdefault(record.split, SplitStats()).add(record)
             overall.add(record)
         return cls(model, data_source, library, splits, overall, max_tokens)
 

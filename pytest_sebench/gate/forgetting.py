@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..records.item import ItemRecord
 from .baseline import ItemCounts
 
 
@@ -43,18 +44,18 @@ class FunctionChange:
                 "item_ids": self.item_ids}
 
 
-def forgetting_map(records: Iterable[dict[str, Any]],
+def forgetting_map(records: Iterable[ItemRecord],
                    baseline: dict[str, ItemCounts] | None) -> list[FunctionChange]:
     """Every function of the run, most forgotten first (then weakest now when there is no baseline)."""
     table: dict[str, FunctionChange] = {}
     for record in records:
-        now = ItemCounts.from_record(record)
-        base = baseline.get(record["id"]) if baseline is not None else None
-        for name in record.get("library_functions") or record.get("functions") or ():
+        now = record.counts
+        base = baseline.get(record.id) if baseline is not None else None
+        for name in record.library_functions or record.functions:
             entry = table.setdefault(name, FunctionChange(name))
             entry.items += 1
             entry.now_sum += now.rate
-            entry.item_ids.append(record["id"])
+            entry.item_ids.append(record.id)
             if base is not None and not base.error and not now.error:
                 entry.paired += 1
                 entry.paired_now += now.rate

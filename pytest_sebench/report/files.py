@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator, TextIO
 
 
 class OutputError(Exception):
@@ -23,19 +25,26 @@ def check_writable(path: Path) -> str | None:
     return None
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """The whole text or nothing at ``path`` (a temporary file beside it, then an atomic rename): a
-    reader never sees a partial file."""
+@contextlib.contextmanager
+def open_atomically(path: Path) -> Iterator[TextIO]:
+    """A file to write whole or not at all at ``path`` (a temporary file beside it, renamed when the
+    block ends without an error): a reader never sees a partial file."""
     folder = path.parent if str(path.parent) else Path(".")
     temporary: str | None = None
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+    finally:
+        if temporary is not None and os.path.exists(temporary):
+            os.unlink(temporary)  # an error, of the disk or of the writer: no partial file
+
+
+def write_atomically(path: Path, text: str) -> None:
+    with open_atomically(path) as out:
+        out.write(text)

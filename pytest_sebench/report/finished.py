@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from ..data.benchmark import Benchmark
 from ..gate.evaluation import Evaluation
+from ..records.item import ItemRecord
 from ..settings import Settings
 
 
@@ -18,7 +19,8 @@ class FinishedRun:
     settings: Settings
     benchmark: Benchmark
     evaluation: Evaluation
-    records: list[dict[str, Any]]  # in the benchmark's order, one per selected item
+    records: list[ItemRecord]  # light (no text), in the benchmark's order, one per selected item
+    full_records: Callable[[], Iterator[dict[str, Any]]]  # the same, whole, as JSON, one at a time
     provenance: dict[str, Any]
     requests: dict[str, Any] | None  # a served model's request counts
 

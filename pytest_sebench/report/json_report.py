@@ -1,33 +1,43 @@
-"""The JSON report: every item's record, the run's conclusions and what the run was made from."""
+"""The JSON report: every item's record, the run's conclusions and what the run was made from.
+
+Written in the one layout of ``records/report_file.py`` (one item per line), item by item from the
+controller's spool, so neither writing nor reading it back holds every sample's text at once.
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from .files import write_atomically
+from ..records.build import keeps_response
+from ..records.item import RESPONSE_FIELDS
+from ..records.report_file import write_report
+from .files import open_atomically
 from .finished import FinishedRun
-from .records import keeps_response, without_response
-
-SCHEMA_VERSION = 1
 
 
-def report_document(run: FinishedRun) -> dict[str, Any]:
-    evaluation, keep = run.evaluation, run.settings.report_responses
-    items = [dict(record, outcome=evaluation.comparison.outcomes[record["id"]].to_json(),
-                  samples=[sample if keeps_response(keep, bool(sample.get("passed"))) else without_response(sample)
-                           for sample in record["samples"]])
-             for record in run.records]
-    document = {"schema_version": SCHEMA_VERSION, "summary": evaluation.summary.to_json(), "items": items,
-                **evaluation.to_json(), "provenance": run.provenance}
-    if run.requests is not None:
-        document["requests"] = run.requests
-    return document
+def report_items(run: FinishedRun) -> Iterator[dict[str, Any]]:
+    """Each item's full record with its outcome; the raw responses that --sebench-report-responses
+    drops are dropped here (--sebench-save-correct may have kept them on the way)."""
+    keep, outcomes = run.settings.report_responses, run.evaluation.comparison.outcomes
+    for record in run.full_records():
+        samples = [sample if keeps_response(keep, bool(sample.get("passed"))) else _without_response(sample)
+                   for sample in record["samples"]]
+        yield dict(record, samples=samples, outcome=outcomes[record["id"]].to_json())
+
+
+def _without_response(sample: dict[str, Any]) -> dict[str, Any]:
+    answer = {key: value for key, value in (sample.get("answer") or {}).items() if key not in RESPONSE_FIELDS}
+    return {**sample, "answer": answer}
 
 
 class JsonReport:
     setting = "report"
 
     def write(self, run: FinishedRun, path: Path) -> None:
-        write_atomically(path, json.dumps(report_document(run), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
+        head = {"summary": run.evaluation.summary.to_json()}
+        tail = {**run.evaluation.to_json(), "provenance": run.provenance}
+        if run.requests is not None:
+            tail["requests"] = run.requests
+        with open_atomically(path) as out:
+            write_report(out, head, report_items(run), tail)

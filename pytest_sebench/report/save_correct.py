@@ -10,41 +10,39 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..data.benchmark import Benchmark
-from ..grade.verdict import CORRECT
+from ..records.item import ItemRecord
 from ..prompt.templates import PromptBuilder
-from .files import write_atomically
+from .files import open_atomically
 from .finished import FinishedRun
 
 
-def correct_rollouts(records: Iterable[dict[str, Any]], benchmark: Benchmark) -> list[dict[str, Any]]:
+def correct_rollouts(records: Iterable[ItemRecord], benchmark: Benchmark) -> Iterator[dict[str, Any]]:
     closed_book = PromptBuilder.create("closed", None)
-    rows = []
     for record in records:
-        problem = benchmark.by_id.get(record["id"])
+        problem = benchmark.by_id.get(record.id)
         if problem is None:
             continue
         prompt = closed_book.build(problem, benchmark.library)
-        for sample in record.get("samples", ()):
-            response = (sample.get("answer") or {}).get("response")
-            if sample.get("category") != CORRECT or response is None:
+        for sample in record.samples:
+            response = sample.answer.get("response")
+            if not sample.passed or response is None:
                 continue
-            rows.append({
-                "id": problem.id, "sample": sample.get("sample", 0), "query": problem.query,
-                "function_name": problem.signature, "selected_functions": list(problem.functions),
-                "test_cases": [{"input": case.input} for case in problem.cases],
-                "right_exe_result": "#".join(case.expected for case in problem.cases),
-                "response": response, "prompt": prompt,
-                "messages": [{"role": "user", "content": prompt},
-                             {"role": "assistant", "content": response}]})
-    return rows
+            yield {"id": problem.id, "sample": sample.sample, "query": problem.query,
+                   "function_name": problem.signature, "selected_functions": list(problem.functions),
+                   "test_cases": [{"input": case.input} for case in problem.cases],
+                   "right_exe_result": "#".join(case.expected for case in problem.cases),
+                   "response": response, "prompt": prompt,
+                   "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]}
 
 
 class SaveCorrect:
     setting = "save_correct"
 
     def write(self, run: FinishedRun, path: Path) -> None:
-        rows = correct_rollouts(run.records, run.benchmark)
-        write_atomically(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        records = (ItemRecord.from_json(record) for record in run.full_records())
+        with open_atomically(path) as out:
+            for row in correct_rollouts(records, run.benchmark):
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")

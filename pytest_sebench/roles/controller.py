@@ -62,6 +62,7 @@ class ControllerHooks:
         if self.progress is not None:  # in case sessionfinish never ran (stop() is idempotent)
             self.progress.stop()
         self.session.facts.model.close()
+        self.session.close()
         if self.session.settings.cache == "off":
             from ..model.scratch import run_scratch
 
