@@ -2,7 +2,7 @@
 
 The plugin's tests talk to this server with the real ``openai`` SDK over real HTTP, so everything
 between the plugin and the model (SDK, retries, timeouts, connection handling) is the real thing. The
-server is standard library only and starts in milliseconds::
+server is standard library only and, having no model to load, starts at once::
 
     from pytest_sebench.testing import FakeServer, ServerConfig, table_responder
 
@@ -62,7 +62,8 @@ What a real server does with the text, as ``ServerConfig`` (all changeable with 
 Faults (``server.inject(kind, count=1, **options)``) intercept the next ``count`` valid completion
 requests, in injection order. A faulted request never reaches the responder, so ``n_seen`` (and with
 it a ``probability_responder``'s sample sequence) is the same whether or not a retry was needed. Each
-kind, and what openai 3.60.0 (httpx2 transport, ``max_retries=0``) makes of it, as the tests check:
+kind, and what the ``openai`` SDK (``max_retries=0``) makes of it, as tests/test_fake_server.py checks
+with the installed version:
 
 - ``rate_limit`` (``retry_after=1``): 429, error body, ``Retry-After`` header in seconds.
   Raises ``openai.RateLimitError``; the header is ``err.response.headers["retry-after"]``.
@@ -330,7 +331,7 @@ class FakeServer:
     def _listen(self) -> None:
         httpd = _HTTPServer((self.host, self.port), self)
         self.port = httpd.server_address[1]
-        # A short poll interval makes shutdown (set_dead, close) take milliseconds instead of 0.5 s.
+        # A short poll interval makes shutdown (set_dead, close) quick: serve_forever polls every 0.5 s by default.
         thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01},
                                   name=f"fake-model-server:{self.port}", daemon=True)
         thread.start()

