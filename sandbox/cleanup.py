@@ -28,7 +28,7 @@ class Sweeper:
     kill(-1) reaches all processes the caller may signal (same uid) in one pass under the kernel's
     task-list lock, so a fork bomb cannot outrun it, and setsid or a new process group does not help.
     The helper is forked from a small root process started before NumPy is imported (forking the
-    warm template for it would cost milliseconds per answer). Requests are answered in order; the
+    warm template for it would be much slower, see BENCHMARKS.md). Requests are answered in order; the
     template asks and goes on, and collects the answers (``settle``) before it reaps the child whose
     uid was swept, so that uid cannot be given to a new child (its pid is taken until then).
     """
@@ -248,7 +248,7 @@ def _clear_level(fd: int) -> int | None:
 
 def set_priority(pid: int, background: bool) -> None:
     """``background``: run only on otherwise idle CPU time (SCHED_IDLE), for work no answer waits on
-    (a finished child exiting: the kernel tears its memory down for milliseconds); else normal.
+    (a finished child exiting, while the kernel tears its memory down); else normal.
 
     Lowering is always allowed; raising back from SCHED_IDLE needs privileges. Nothing depends on it
     but speed: a process that is gone or refuses stays as it is.

@@ -31,7 +31,7 @@ import frames
 import isolate
 from relay import Emit, Relay
 
-STARTUP_SECONDS = 30.0  # fork to ready: namespaces, limits, guard (milliseconds when healthy)
+STARTUP_SECONDS = 30.0  # fork to ready: namespaces, limits, guard (far less when healthy)
 EXIT_GRACE = 1.0  # a child that closed its pipe without "done" may say why by its exit status
 DRAIN_SECONDS = 0.02  # how often a running child's events are read before its bell rings
 _CHUNK = 65536

@@ -4,10 +4,12 @@ Each answer tries to pass without solving our fixture problem, or to hurt the ho
 what it tries (``# attack:``), how it may end (``# expect:`` categories; ``error`` is a clean
 infrastructure ERROR) and which isolation layers its assertions rely on (``# needs:``; without them
 it is skipped, because on such a machine the sandbox is documented not to be a boundary). A route
-known to stay open says so (``# residual:`` why): it must still get through (a strict xfail). For each:
-the verdict is one of the expected non-passing ones, the host's files are unchanged, no secret shows
-up in anything returned, nothing reached the server on 127.0.0.1, no process of the answer is left,
-and a right answer graded right after it passes.
+known to stay open says so (``# residual:`` why): it must still get through (a strict xfail). An
+answer that starts processes writes ``uid=<n>`` to stderr first and says so (``# prints: uid``); the
+test fails when that line is missing, since without it the leftover check below could not look. For
+each: the verdict is one of the expected non-passing ones, the host's files are unchanged, no secret
+shows up in anything returned, nothing reached the server on 127.0.0.1, no process of the answer is
+left, and a right answer graded right after it passes.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Hostile:
     expect: frozenset[str]
     needs: tuple[str, ...]
     residual: str  # a known way through, documented: the answer is expected to get past (strict xfail)
+    prints_uid: bool  # writes uid=<n> to stderr: the test then looks for its processes left behind
 
 
 def _header(code: str, key: str) -> str:
@@ -59,11 +62,12 @@ def load_hostile() -> list[Hostile]:
         code = path.read_text(encoding="utf-8")
         answers.append(Hostile(path.stem, code, _header(code, "attack"),
                                frozenset(_header(code, "expect").split()), tuple(_header(code, "needs").split()),
-                               _header(code, "residual")))
+                               _header(code, "residual"), _header(code, "prints") == "uid"))
     return answers
 
 
 ANSWERS = load_hostile()
+STARTS_PROCESSES = re.compile(r"\bos\.fork\b|\bsubprocess\b|\bmultiprocessing\b|\bos\.(?:system|spawn|exec)")
 
 
 class _Server:
@@ -174,6 +178,10 @@ def test_there_are_at_least_thirty_hostile_answers():
     for answer in ANSWERS:
         assert answer.attack and answer.expect, f"{answer.name}: header lines missing"
         assert CORRECT not in answer.expect
+        starts_processes = bool(STARTS_PROCESSES.search(answer.code))
+        assert answer.prints_uid == starts_processes, (
+            f"{answer.name}: an answer that starts processes must print its uid and say '# prints: uid' "
+            "(the leftover-process check needs it); one that starts none must not say so")
 
 
 @pytest.mark.parametrize("answer", ANSWERS, ids=[answer.name for answer in ANSWERS])
@@ -194,12 +202,22 @@ def test_hostile_answer(backend, host, balance, library, answer, request):
     leaked = [secret for secret in host.secrets if secret in text]
     assert not leaked, f"secrets in the verdict: {leaked}"
     assert host.server.connections == connections, "the answer reached the server on 127.0.0.1"
-    uid = re.search(r"uid=(\d+)", verdict.stderr) if verdict is not None else None
-    if uid:  # answers that start processes say which uid they ran as
-        assert _eventually_empty(lambda: _processes_of(int(uid.group(1)))), "processes of the answer are left"
+    if answer.prints_uid:
+        uid = _printed_uid(answer, verdict, text)
+        assert _eventually_empty(lambda: _processes_of(uid)), f"processes of {answer.name} (uid {uid}) are left"
 
     follow = judge(balance, fenced(RIGHT), library, sandbox)
     assert follow.category == CORRECT, f"the answer after {answer.name} was graded {follow}"
+
+
+def _printed_uid(answer: Hostile, verdict, text: str) -> int:
+    """The uid the answer wrote to stderr; a failure when it wrote none (it never got that far, so
+    whether its processes are left cannot be told)."""
+    found = re.search(r"^uid=(\d+)$", verdict.stderr if verdict is not None else "", flags=re.MULTILINE)
+    if found is None:
+        pytest.fail(f"{answer.name} printed no uid=<n> line, so the leftover-process check cannot run "
+                    f"(did the answer start at all?): {text}")
+    return int(found.group(1))
 
 
 def _eventually_empty(probe, seconds: float = 5.0) -> bool:
@@ -211,17 +229,31 @@ def _eventually_empty(probe, seconds: float = 5.0) -> bool:
     return True
 
 
-PROBE = """def running_balance(opening, transactions):
+PROBE_RAN = "probe-ran"  # the first item of every value the probe returns
+PROBE = f"""def running_balance(opening, transactions):
     import os
     left = [os.path.join(folder, 'sebench-poison-marker') for folder in ('/tmp', '/dev/shm', '/var/tmp', '.')]
-    return [path for path in left if os.path.exists(path)] + list(qel.vihalir([opening]).T.tolist())
+    return ['{PROBE_RAN}'] + [path for path in left if os.path.exists(path)] + list(qel.vihalir([opening]).T.tolist())
 """
+
+
+def _probe_values(verdict, what: str, text: str) -> list[str]:
+    """What the probe returned in each case; a failure when a case brought no value back (the probe
+    raised or never ran, so it saw nothing, which must not pass for 'nothing was there')."""
+    if verdict is None or not verdict.cases:
+        pytest.fail(f"{what} did not run: {text}")
+    missing = [index for index, case in enumerate(verdict.cases) if PROBE_RAN not in (case.got or "")]
+    if missing:
+        pytest.fail(f"{what} brought no value back in case(s) {missing}: {text}")
+    return [case.got for case in verdict.cases]
 
 
 def test_files_one_answer_leaves_are_not_seen_by_the_next(backend, host, balance, library):
     backend.require("mounts")
     sandbox = backend.sandbox(LIMITS)
     poison = next(answer for answer in ANSWERS if answer.name == "poison_shared_folders")
-    _grade(balance, host.prepare(poison.code), library, sandbox)
+    category, text, _ = _grade(balance, host.prepare(poison.code), library, sandbox)
+    assert category in poison.expect, f"{poison.name} did not run to its end, so it left nothing to find: {text}"
     _, text, verdict = _grade(balance, PROBE, library, sandbox)
-    assert verdict is not None and all("sebench-poison-marker" not in (case.got or "") for case in verdict.cases), text
+    seen = _probe_values(verdict, f"the probe run after {poison.name}", text)
+    assert not any("sebench-poison-marker" in got for got in seen), text

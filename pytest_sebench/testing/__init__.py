@@ -5,8 +5,7 @@ Standard library only, so importing this never pulls in ``openai``; see ``fake_s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+from .fake_accounting import RequestRecord
 from .fake_answers import (
     DEFAULT_ANSWER,
     Request,
@@ -16,22 +15,12 @@ from .fake_answers import (
     table_responder,
     uniform_draw,
 )
+from .fake_config import ServerConfig
+from .fake_faults import FAULT_KINDS
+from .fake_model_server import FakeServer
 
-if TYPE_CHECKING:
-    from .fake_server import FAULT_KINDS, FakeServer, RequestRecord, ServerConfig
-
-# The server's names load on first use: importing fake_server here would make
-# `python -m pytest_sebench.testing.fake_server` run a second copy of the module (runpy warns about it).
-_FROM_FAKE_SERVER = {"FAULT_KINDS", "FakeServer", "RequestRecord", "ServerConfig"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_FAKE_SERVER:
-        from . import fake_server
-
-        return getattr(fake_server, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+# Nothing here imports fake_server (the command line): `python -m pytest_sebench.testing.fake_server`
+# would otherwise find the module already imported and run a second copy of it (runpy warns about it).
 
 __all__ = [
     "DEFAULT_ANSWER",

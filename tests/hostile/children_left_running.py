@@ -1,6 +1,7 @@
 # attack: leave processes behind: in its group, in a new session (setsid), and double-forked
 # expect: result_error
 # needs: user
+# prints: uid
 import os, subprocess, sys, time
 
 

@@ -1,6 +1,7 @@
 # attack: a fork bomb (every child forks again, forever)
 # expect: exe_error
 # needs: user
+# prints: uid
 import os, sys
 
 
