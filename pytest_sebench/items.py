@@ -92,7 +92,7 @@ class SebenchItem(pytest.Item):
                                 self.library_name)
         if isinstance(excinfo.value, pytest.xfail.Exception):
             # pytest asks for a representation before it sees the xfail; a traceback with source
-            # costs about 0.25 s per item and is never shown (the reason is)
+            # costs a lot per item (see BENCHMARKS.md) and is never shown (the reason is)
             return str(excinfo.value)
         return super().repr_failure(excinfo, style=style)
 
