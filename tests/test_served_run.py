@@ -240,3 +240,17 @@ def test_a_server_that_does_not_tell_checkpoints_apart_is_warned_about(pytester,
         "sebench: WARNING: the model server at 127.0.0.1:* reports nothing that tells checkpoints apart*",
         "*SE-Bench summary*",
         "WARNING: the model server at 127.0.0.1:* reports nothing*give every checkpoint a unique revision*"])
+
+
+def test_the_xdist_controller_builds_no_broker(pytester, server):
+    """Under xdist the workers ask; the controller only reads what they tell it (it identifies the
+    server once at start, for the header's notes)."""
+    pytester.makeconftest(
+        "def pytest_unconfigure(config):\n"
+        "    hooks = config.pluginmanager.get_plugin('sebench-controller')\n"
+        "    if hooks is not None and not hasattr(config, 'workerinput'):\n"
+        "        print('controller broker:', hooks.session.facts.model._broker)\n")
+    result = run(pytester, server, "-n2", "-s")
+    result.assert_outcomes(passed=PROBLEMS)
+    result.stdout.fnmatch_lines(["controller broker: None"])
+    assert server.completion_attempts == PROBLEMS

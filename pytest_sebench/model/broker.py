@@ -152,7 +152,7 @@ class AnswerBroker:
 
     def stop_cause(self) -> str | None:
         """Why no more requests are sent in this run (by any of its processes), if they stopped."""
-        return self.cache.failure(REFUSED_KEY) or self._fatal or self.cache.failure(FATAL_KEY)
+        return self._fatal or run_stop_cause(self.cache)
 
     def _raise_if_failed(self, key: str) -> None:
         refused = self.cache.failure(REFUSED_KEY)
@@ -297,3 +297,8 @@ class AnswerBroker:
         if self._fatal is None:
             self._fatal = reason
             self.cache.fail(FATAL_KEY, reason)
+
+
+def run_stop_cause(cache: AnswerCache) -> str | None:
+    """Why the run's processes stopped asking, as they told the shared cache (None: they did not)."""
+    return cache.failure(REFUSED_KEY) or cache.failure(FATAL_KEY)

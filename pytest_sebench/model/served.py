@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from ..data.library import Library
 from ..data.problems import Problem
 from ..prompt.templates import PromptBuilder
-from .broker import AnswerBroker, AnswerRequest
+from .broker import AnswerBroker, AnswerRequest, run_stop_cause
 from .cache import AnswerCache, answer_key
 from .client import ChatClient, Counters, Refused, Sampling, ServerUnusable, endpoint_label
 from .identity import ServedWeights, undistinguished_warning
@@ -55,15 +55,24 @@ class ServedModel:
         self.label = f"{settings.model}@{settings.revision}" if settings.revision else settings.model
         self._weights: ServedWeights | None = None
         self._clock = EndpointClock(cache.run_folder("endpoints"))
-        # xdist workers share the ceiling and the first window: a serial server gets two requests at
-        # first whatever the number of workers (at least one per worker)
-        self._broker = AnswerBroker(self._client, cache, math.ceil(settings.concurrency / max(1, workers)),
-                                    self._counters, advice=self.advice,
-                                    start_window=math.ceil(START_WINDOW / max(1, workers)))
+        self._workers = max(1, workers)
+        self._broker: AnswerBroker | None = None  # made when first needed: the controller never is
+
+    @property
+    def broker(self) -> AnswerBroker:
+        """The prefetching broker of a process that grades items (an xdist worker, or -n0)."""
+        if self._broker is None:
+            # xdist workers share the ceiling and the first window: a serial server gets two requests
+            # at first whatever the number of workers (at least one per worker)
+            self._broker = AnswerBroker(self._client, self.cache, math.ceil(self.settings.concurrency / self._workers),
+                                        self._counters, advice=self.advice,
+                                        start_window=math.ceil(START_WINDOW / self._workers))
+        return self._broker
 
     @property
     def counters(self) -> Counters:
-        self._broker.note_window()  # the window's figures, as they are now
+        if self._broker is not None:
+            self._broker.note_window()  # the window's figures, as they are now
         return self._counters
 
     @property
@@ -120,9 +129,9 @@ class ServedModel:
         try:
             self.identify()
         except ServerUnusable as error:
-            self._broker.declare_unusable(str(error))
+            self.broker.declare_unusable(str(error))
             return
-        self._broker.start([self.request(problem, sample) for problem in problems
+        self.broker.start([self.request(problem, sample) for problem in problems
                             for sample in range(self.samples)])
 
     def request(self, problem: Problem, sample: int) -> AnswerRequest:
@@ -134,7 +143,7 @@ class ServedModel:
         return AnswerRequest(answer_key(fields), prompt, f"{problem.id}#{sample}")
 
     def respond(self, problem: Problem, sample: int = 0) -> tuple[str, dict[str, Any]]:
-        answer = self._broker.get(self.request(problem, sample))
+        answer = self.broker.get(self.request(problem, sample))
         completion = answer.completion
         return completion.text, {"served_model": completion.served_model,
                                  "prompt_tokens": completion.prompt_tokens,
@@ -145,7 +154,7 @@ class ServedModel:
                                  "reasoning": completion.reasoning}
 
     def stop_cause(self) -> str | None:
-        return self._broker.stop_cause()
+        return self._broker.stop_cause() if self._broker is not None else run_stop_cause(self.cache)
 
     def describe(self) -> dict[str, Any]:
         try:
@@ -162,4 +171,5 @@ class ServedModel:
                 "samples": s.samples, **s.sampling.key_fields()}
 
     def close(self) -> None:
-        self._broker.close()
+        if self._broker is not None:
+            self._broker.close()
