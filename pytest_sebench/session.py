@@ -8,7 +8,7 @@ pytest. :meth:`SebenchSession.finish` writes every output and returns the exit s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from .data.benchmark import Benchmark
 from .data.problems import Problem
@@ -46,6 +46,7 @@ class RunFacts:
     warnings: tuple[str, ...] = ()  # about the baseline's comparability
     notes: tuple[str, ...] = ()  # about the data and the model server, found at start
     junit_item_properties: bool = True  # off for xunit2, whose schema has no per-test properties
+    sandbox_runtime: Mapping[str, Any] = field(default_factory=dict)  # NumPy and Python answers run with
 
 
 @dataclass
@@ -137,7 +138,7 @@ class SebenchSession:
         return self._evaluation
 
     def provenance(self) -> dict[str, Any]:
-        return run_provenance(self.settings, self.benchmark, self.facts.model.describe())
+        return run_provenance(self.settings, self.benchmark, self.facts.model.describe(), self.facts.sandbox_runtime)
 
     def requests_line(self) -> str | None:
         """The closing ``requests:`` line of a served model (None for the others)."""
@@ -168,8 +169,9 @@ class SebenchSession:
         return exitstatus
 
 
-def run_provenance(settings: Settings, benchmark: Benchmark, model: dict[str, Any]) -> dict[str, Any]:
+def run_provenance(settings: Settings, benchmark: Benchmark, model: dict[str, Any],
+                   runtime: Mapping[str, Any]) -> dict[str, Any]:
     """What a report records of the run (and what a baseline is checked against at start)."""
     subset = None if settings.limit is None else {"limit": settings.limit, "seed": settings.seed}
     return {**provenance(problems=benchmark.problems, data_source=benchmark.data_source, model=model,
-                         sandbox=settings.sandbox), "subset": subset}
+                         sandbox=settings.sandbox, runtime=runtime), "subset": subset}

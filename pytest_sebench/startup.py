@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
 
 from .data.benchmark import Benchmark, load_benchmark
 from .data.jsonl import DataError
-from .execution.base import SandboxUnavailable
+from .execution.base import SandboxOptions, SandboxUnavailable
 from .execution.registry import backend_for
 from .gate.baseline import ReportFileError, RunReport, load_run_report
 from .gate.comparable import compare_provenance, dataset_differences
@@ -70,21 +71,23 @@ def open_run(config: pytest.Config, settings: Settings, roles: Roles) -> OpenedR
     grader = ItemGrader(settings, benchmark, answers, policy, baseline, only_solved_by) if roles.worker else None
     session = None
     if roles.controller:
+        runtime = _sandbox_runtime(settings) if settings.report or baseline or only_solved_by else {}
         facts = RunFacts(settings, benchmark, answers, run_id, policy,
                          GateSettings(settings.fail_under, settings.max_drop, settings.alpha), baseline,
-                         only_solved_by, *_checks(settings, benchmark, answers, baseline, only_solved_by),
-                         junit_item_properties=_junit_family(config) in ("xunit1", "legacy"))
+                         only_solved_by, *_checks(settings, benchmark, answers, baseline, only_solved_by, runtime),
+                         junit_item_properties=_junit_family(config) in ("xunit1", "legacy"),
+                         sandbox_runtime=runtime)
         session = SebenchSession(facts)
     return OpenedRun(session, grader)
 
 
 def _checks(settings: Settings, benchmark: Benchmark, answers: AnswerSource, baseline: RunReport | None,
-            only_solved_by: RunReport | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+            only_solved_by: RunReport | None, runtime: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The baseline's comparability warnings, and the notes shown at the top and the end of the run."""
     notes = [*benchmark.warnings, *answers.start_notes()]  # one request to a served model
     if baseline is None and only_solved_by is None:
         return (), tuple(notes)
-    facts = run_provenance(settings, benchmark, answers.facts())  # computed once: a git call
+    facts = run_provenance(settings, benchmark, answers.facts(), runtime)  # computed once: a git call
     if only_solved_by is not None:
         notes += [f"--sebench-only-solved-by={settings.only_solved_by}: {difference}; items are matched by "
                   "id anyway" for difference in dataset_differences(only_solved_by.provenance, facts)]
@@ -133,6 +136,17 @@ def _preflight(settings: Settings) -> None:
     except SandboxUnavailable as error:
         raise pytest.UsageError(f"--sebench-sandbox={settings.sandbox} (from {settings.source_of('sandbox')}): "
                                 f"{error}") from None
+
+
+def _sandbox_runtime(settings: Settings) -> dict[str, Any]:
+    """The NumPy and Python the answers will run with, for the report's provenance and the baseline's
+    check (a sandbox that cannot say leaves them unknown: its items will say why)."""
+    backend = backend_for(settings.sandbox)
+    assert backend is not None
+    try:
+        return backend.runtime_of(settings.sandbox, SandboxOptions(python=settings.python))
+    except SandboxUnavailable:
+        return {}
 
 
 def _run_id(config: pytest.Config) -> str:

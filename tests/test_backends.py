@@ -18,6 +18,9 @@ from pytest_sebench.execution.base import SandboxBackend, SandboxUnavailable
 class Borrowed(LocalSandbox):
     name = "borrowed"
 
+    def hello(self):  # a sandbox whose NumPy is not pytest's
+        return {**super().hello(), "numpy": "9.9.9-borrowed"}
+
 
 def preflight(choice):
     if choice.endswith("-down"):
@@ -83,3 +86,19 @@ def test_an_unknown_backend_lists_every_choice(pytester, fixture_data, extra_pac
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: invalid value 'podman' for --sebench-sandbox (from the command line): "
                                  "expected docker, local, an http(s):// URL of a remote sandbox or borrowed[-down]"])
+
+
+def test_the_report_records_the_sandboxs_numpy(pytester, fixture_data, extra_package):
+    """The answers ran on the sandbox's NumPy, not on pytest's: the report says which, and a baseline
+    made on another one is compared with a warning that says so."""
+    import json
+
+    local, borrowed = pytester.path / "local.json", pytester.path / "borrowed.json"
+    run(pytester, fixture_data, f"--sebench-report={local}").assert_outcomes(passed=18)
+    result = run(pytester, fixture_data, "--sebench-sandbox=borrowed", f"--sebench-report={borrowed}",
+                 f"--sebench-baseline={local}")
+    result.assert_outcomes(passed=18)
+    host = json.loads(local.read_text())["provenance"]["numpy"]
+    assert host and host != "9.9.9-borrowed"
+    assert json.loads(borrowed.read_text())["provenance"]["numpy"] == "9.9.9-borrowed"
+    result.stdout.fnmatch_lines([f"*the NumPy version differs (baseline {host}, now 9.9.9-borrowed)*"])

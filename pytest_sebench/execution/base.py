@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from .values import Value
 
@@ -111,6 +111,11 @@ class Sandbox(abc.ABC):
         execution = self.execute(job)
         return lambda: execution
 
+    def hello(self) -> dict[str, Any]:
+        """What the sandbox says of itself when it starts (NumPy and Python versions, isolation
+        layers); empty when it cannot say. Starts it if needed."""
+        return {}
+
     def close(self) -> None:
         """Release whatever the backend holds (processes, containers)."""
 
@@ -126,6 +131,16 @@ def _nothing_to_check(choice: str) -> None:
     return None
 
 
+def ask_a_sandbox(backend: "SandboxBackend", choice: str, options: SandboxOptions) -> dict[str, Any]:
+    """The runtime facts a started sandbox tells in its hello."""
+    sandbox = backend.build(choice, Limits(), options)
+    try:
+        hello = sandbox.hello()
+    finally:
+        sandbox.close()
+    return {key: hello.get(key) for key in ("numpy", "python")}
+
+
 @dataclass(frozen=True)
 class SandboxBackend:
     """A backend's declaration (``BACKEND`` in its module; see ``registry.py``)."""
@@ -136,6 +151,12 @@ class SandboxBackend:
     build: Callable[[str, Limits, SandboxOptions], Sandbox]  # (value, limits, options) -> a sandbox
     # raises SandboxUnavailable saying how to fix it (no SDK, no engine, no image, service down)
     preflight: Callable[[str], None] = _nothing_to_check
+    # the NumPy and Python versions answers run with (a report records them); by default, a sandbox is
+    # started and asked; raises SandboxUnavailable when it cannot start
+    runtime: Callable[[str, SandboxOptions], dict[str, Any]] | None = None
+
+    def runtime_of(self, choice: str, options: SandboxOptions) -> dict[str, Any]:
+        return self.runtime(choice, options) if self.runtime is not None else ask_a_sandbox(self, choice, options)
 
 
 def named(name: str) -> Callable[[str], bool]:

@@ -7,7 +7,7 @@ import hashlib
 import json
 import platform
 import subprocess
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .. import __version__
 from ..data.problems import Problem
@@ -38,17 +38,8 @@ def git_commit() -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def numpy_version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version("numpy")
-    except Exception:  # not installed where pytest runs: the sandbox's own interpreter may have it
-        return None
-
-
 def provenance(*, problems: Sequence[Problem], data_source: str, model: dict[str, Any],
-               sandbox: str) -> dict[str, Any]:
+               sandbox: str, runtime: Mapping[str, Any]) -> dict[str, Any]:
     """``model`` is the answer source's description; mode, prompt and K are lifted to the top, where a
     later run checks them (None when no prompt was used: the reference model, a rollout file)."""
     fingerprints = split_fingerprints(problems)
@@ -63,7 +54,10 @@ def provenance(*, problems: Sequence[Problem], data_source: str, model: dict[str
         "samples": model.get("samples"),
         "model": model,
         "sandbox": sandbox,
-        "numpy": numpy_version(),
+        # what the answers ran with (the sandbox's NumPy: another image or interpreter may differ
+        # from pytest's own, and the labels were made with one), and what pytest ran on
+        "numpy": runtime.get("numpy"),
+        "sandbox_python": runtime.get("python"),
         "python": platform.python_version(),
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),

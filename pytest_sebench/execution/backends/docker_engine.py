@@ -314,6 +314,9 @@ class DockerSandbox(Sandbox):
         self._current = ContainerStream(self.client, self.image, self.limits)
         return self._current
 
+    def hello(self) -> dict[str, Any]:
+        return self.template.start()
+
     def close(self) -> None:
         self.template.close()  # a later job would start a new container
 

@@ -11,15 +11,16 @@ boundary and keeps going.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import threading
 import warnings
 import weakref
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from ..base import Execution, Job, Limits, Sandbox, SandboxBackend, named
+from ..base import Execution, Job, Limits, Sandbox, SandboxBackend, SandboxOptions, ask_a_sandbox, named
 from ..stream import ProcessStream, TemplateClient
 
 # The template's environment: no secrets (API keys, tokens) ever reach it or its children.
@@ -145,6 +146,20 @@ def _close_all(clients: list[TemplateClient]) -> None:
         client.close()
 
 
+def _runtime(choice: str, options: SandboxOptions) -> dict[str, Any]:
+    """The interpreter running pytest runs the answers too, unless --sebench-python names another:
+    only then is a template started to ask it."""
+    if options.python is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            numpy: str | None = version("numpy")
+        except PackageNotFoundError:
+            numpy = None
+        return {"numpy": numpy, "python": platform.python_version()}
+    return ask_a_sandbox(BACKEND, choice, options)
+
+
 BACKEND = SandboxBackend(
     name="local", choices="local", accepts=named("local"),
-    build=lambda choice, limits, options: LocalSandbox(limits, python=options.python))
+    build=lambda choice, limits, options: LocalSandbox(limits, python=options.python), runtime=_runtime)
