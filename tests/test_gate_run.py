@@ -247,6 +247,12 @@ def test_k_samples_significance_boundary(pytester, workers):
         assert data["comparison"]["paired"]["overall"]["method"] == "bootstrap"
         strict = served_run(pytester, server, f"--sebench-baseline={baseline}", "--sebench-alpha=0.02", workers)
         strict.assert_outcomes(passed=3, xfailed=1, deselected=deselected)  # p = 0.0238 is not below 0.02: no regression
+        # reported, not failed: the xfail names why the item failed, not its first sample (correct here)
+        listed = served_run(pytester, server, f"--sebench-baseline={baseline}", "--sebench-regressions=report",
+                            "-rx", workers)
+        listed.assert_outcomes(passed=2, xfailed=2, deselected=deselected)
+        reason = next(line for line in listed.stdout.lines if line.startswith("XFAIL") and ids[0] in line)
+        assert "regression: solved by ckpt in 5/5" in reason and "[result_error/wrong_value:" in reason, reason
         assert server.completion_attempts == 20  # the later runs took every answer from the cache
 
 
