@@ -9,7 +9,8 @@ writes a JSON report (raw responses kept, the default). While it runs, this scri
 ``/proc/<pid>/status`` of the pytest process it started (the xdist controller) and of that process's
 children (the workers) every 50 ms; VmHWM only grows, so the last value read before a process exits
 is its peak resident set. Printed: the answers graded (the report's samples), wall seconds, those
-peaks in MB and the report's size in MB.
+peaks in MB, the report's size in MB, and the peak resident set of a fresh process that reads the
+report back as a baseline would be read.
 
 The answer cache is off (``--sebench-cache=off``): every run asks the server for every sample, so no
 run depends on what an earlier one left behind, and no cache files are read or written to blur the
@@ -86,6 +87,23 @@ def run(server: FakeServer, args: argparse.Namespace, report: Path, log: Path
     return seconds, controller, workers
 
 
+READ_BACK = """
+import sys, pathlib
+from pytest_sebench.gate.baseline import load_run_report
+before = {l.split(':')[0]: l for l in pathlib.Path('/proc/self/status').read_text().splitlines()}['VmRSS']
+items = len(load_run_report(pathlib.Path(sys.argv[1])).items)
+peak = [l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')][0]
+print(items, int(before.split()[1]) // 1024, int(peak.split()[1]) // 1024)
+"""
+
+
+def read_back(report: Path) -> tuple[int, int, int]:
+    """Read the report as a baseline in a fresh process: (items, RSS before reading, peak RSS) in MB."""
+    done = subprocess.run([sys.executable, "-c", READ_BACK, str(report)], capture_output=True, text=True, check=True)
+    items, before, peak = map(int, done.stdout.split())
+    return items, before, peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data_arguments(parser)
@@ -99,6 +117,7 @@ def main() -> int:
         seconds, controller, workers = run(server, args, report, Path(scratch) / "pytest.log")
         size = report.stat().st_size
         graded = sum(len(item["samples"]) for item in json.loads(report.read_text())["items"])
+        items, rss_before, rss_peak = read_back(report)
     print(f"{len(answers)} problems x {args.samples} samples, -n{args.workers}, cache off; "
           f"python {sys.version.split()[0]}")
     print(f"answers graded:           {graded}")
@@ -106,6 +125,7 @@ def main() -> int:
     print(f"controller peak RSS:      {controller:.0f} MB")
     print(f"workers' peak RSS:        {', '.join(f'{peak:.0f}' for peak in workers.values()) or '-'} MB")
     print(f"report size:              {size / 1e6:.1f} MB")
+    print(f"read back as a baseline:  {items} items, peak RSS {rss_peak} MB ({rss_before} MB before reading)")
     return 0
 
 

@@ -72,6 +72,7 @@ class SebenchItem(pytest.Item):
 
     def teardown(self) -> None:
         self._drop_record()
+        self.verdicts = []  # the failure text is written by now: a worker keeps no answer's text
 
     def runtest(self) -> None:
         self._drop_record()

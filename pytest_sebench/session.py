@@ -78,25 +78,27 @@ class SebenchSession:
         """Take the record out of a test report (setup, call or teardown; local or from a worker)."""
         if not report.nodeid.startswith(NODE_PREFIX):
             return
-        record = record_from_properties(report.user_properties)
-        if record is not None:
-            self.keep(report.nodeid, record)
-            self.stop_reason = self.stop_reason or record.stopped_run
+        data = record_from_properties(report.user_properties)
+        if data is not None:
+            self.keep(report.nodeid, data)
+            self.stop_reason = self.stop_reason or self.records[report.nodeid].stopped_run
         elif report.failed and report.nodeid not in self.records:
             problem = self.problem_for(report.nodeid)
             if problem is not None:  # e.g. a crashed xdist worker: still counted, as an error
                 reason = (report.longreprtext or "no verdict").strip().splitlines()
                 self.keep(report.nodeid, error_record(problem, reason[-1] if reason else "no verdict",
-                                                      self.benchmark.library))
+                                                      self.benchmark.library).to_json())
         current = self.records.get(report.nodeid)
         # The full record goes to the spool; JUnit XML gets its small, readable part.
         report.user_properties = [prop for prop in report.user_properties if prop[0] != PROPERTY]
         if current is not None and report.when == "teardown" and self.facts.junit_item_properties:
             report.user_properties += junit_properties(current, self.item_outcome(current).label)
 
-    def keep(self, nodeid: str, record: ItemRecord) -> None:
-        self.spool.put(record.id, record.to_json())
-        self.records[nodeid] = record.light()
+    def keep(self, nodeid: str, data: dict[str, Any]) -> None:
+        """The full record to the spool, its light form here."""
+        record = ItemRecord.from_json(data, light=True)
+        self.spool.put(record.id, data)
+        self.records[nodeid] = record
 
     def item_outcome(self, record: ItemRecord) -> ItemOutcome:
         baseline = self.facts.baseline
@@ -111,7 +113,7 @@ class SebenchSession:
         for nodeid in self.selected:
             problem = self.problem_for(nodeid)
             if nodeid not in self.records and problem is not None:
-                self.keep(nodeid, error_record(problem, why, self.benchmark.library))
+                self.keep(nodeid, error_record(problem, why, self.benchmark.library).to_json())
 
     # -- concluding ------------------------------------------------------------------------------
 

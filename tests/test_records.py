@@ -32,8 +32,10 @@ def test_item_round_trips_through_json():
     assert "source_line" not in data and "stopped_run" not in data
 
 
-def test_light_keeps_the_figures_and_drops_the_text():
-    light = ITEM.light()
+@pytest.mark.parametrize("made", ["from the record", "from its JSON"])
+def test_light_keeps_the_figures_and_drops_the_text(made):
+    light = ITEM.light() if made == "from the record" else ItemRecord.from_json(ITEM.to_json(), light=True)
+    assert light == ITEM.light()
     assert light.counts == ITEM.counts and light.counts.text() == "1/2"
     sample = light.samples[1]
     assert (sample.category, sample.taxonomy, sample.reused, sample.truncated) == ("result_error", "wrong_value",

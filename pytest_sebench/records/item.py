@@ -88,10 +88,16 @@ class SampleRecord:
                 "answer": dict(self.answer), "passed": self.passed, "taxonomy": self.taxonomy}
 
     @classmethod
-    def from_json(cls, data: Any) -> "SampleRecord":
+    def from_json(cls, data: Any, *, light: bool = False) -> "SampleRecord":
+        """``light``: only what :meth:`light` keeps (the text is not even parsed into objects)."""
         if not isinstance(data, dict) or not isinstance(data.get("category"), str):
             raise RecordError("a sample needs a 'category'")
         answer = data.get("answer")
+        if light:
+            facts = answer if isinstance(answer, dict) else {}
+            return cls(int(data.get("sample") or 0), data["category"], str(data.get("reason", "")),
+                       taxonomy=data.get("taxonomy"),
+                       answer={key: facts[key] for key in LIGHT_ANSWER_FIELDS if key in facts})
         return cls(sample=int(data.get("sample") or 0), category=data["category"],
                    reason=str(data.get("reason", "")), code=str(data.get("code") or ""),
                    cases=tuple(case_from_json(case) for case in data.get("cases") or ()),
@@ -143,14 +149,15 @@ class ItemRecord:
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> "ItemRecord":
+    def from_json(cls, data: Any, *, light: bool = False) -> "ItemRecord":
+        """``light``: the samples as :meth:`light` keeps them."""
         if not isinstance(data, dict) or not isinstance(data.get("id"), str):
             raise RecordError("an item needs an 'id'")
         samples = data.get("samples")
         if not isinstance(samples, list):
             raise RecordError(f"item {data['id']}: 'samples' must be a list of graded samples")
         try:
-            parsed = tuple(SampleRecord.from_json(sample) for sample in samples)
+            parsed = tuple(SampleRecord.from_json(sample, light=light) for sample in samples)
         except RecordError as error:
             raise RecordError(f"item {data['id']}: {error}") from None
         return cls(id=data["id"], split=str(data.get("split", "")), row=data.get("row"),

@@ -4,7 +4,7 @@ JUnit XML on the teardown report."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..records.item import ItemRecord
 
@@ -12,10 +12,11 @@ PROPERTY = "sebench"  # the user_properties key carrying the full record
 NODE_PREFIX = "sebench::"
 
 
-def record_from_properties(properties: Iterable[tuple[str, object]]) -> ItemRecord | None:
+def record_from_properties(properties: Iterable[tuple[str, object]]) -> dict[str, Any] | None:
+    """The full record as JSON (``ItemRecord.from_json`` reads it), if the properties carry one."""
     for name, value in properties:
-        if name == PROPERTY:
-            return ItemRecord.from_json(value)
+        if name == PROPERTY and isinstance(value, dict):
+            return value
     return None
 
 
