@@ -1,7 +1,7 @@
 """The remote half of the ``url`` backend: runs inside the remote service's fresh interpreter.
 
 It lives with the sandbox's modules because it runs where they run, not in the plugin: the host
-(``pytest_sebench/execution/url_backend.py``) ships this file's text in every program as the driver,
+(``pytest_sebench/execution/backends/url.py``) ships this file's text in every program as the driver,
 next to the text of the other modules of this folder and one job, and imports it only for
 :data:`MARKER`. Standard library only. Here it:
 
