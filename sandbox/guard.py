@@ -24,10 +24,10 @@ frame is NumPy's by its globals (the namespace of a NumPy module loaded before t
 imported by NumPy since); ours by our globals *and* our file (our globals are within reach of any
 answer, through the frames below it, so code of its own run in them must not pass; making code under
 our or NumPy's file names is flagged). Everything else is the answer. A thread the answer started has
-no trusted frame at its bottom: there, nobody vouches for the access, and it counts as the answer's. Arrays the library returns are fine, with all their methods (``.T``,
-``.cumsum()``): NumPy's C code may then look up its own private helpers while an answer frame is on
-top, so private names (``_x``) count only when the answer's own instruction is the attribute load or
-import.
+no trusted frame at its bottom: there, nobody vouches for the access, and it counts as the answer's.
+Arrays the library returns are fine, with all their methods (``.T``, ``.cumsum()``): NumPy's C code
+may then look up its own private helpers while an answer frame is on top, so private names (``_x``)
+count only when the answer's own instruction is the attribute load or import.
 
 A flag goes to the template at once as a ``numpy`` event and the child exits: the host grades the
 answer ``numpy`` whatever its cases returned. The guard's state is held by its audit hook alone, which

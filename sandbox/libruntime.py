@@ -61,7 +61,7 @@ def build_library(name: str, linalg_name: str, main: dict[str, str],
     ``numpy.linalg`` names. Returns the module and the NumPy names the NumPy at hand lacks (linalg
     ones as ``linalg.<name>``); those are skipped with a single warning.
     """
-    import numpy  # noqa: PLC0415  (see the module docstring)
+    import numpy  # see the module docstring
 
     type_name = array_type_name(name)
     _check_names(name, linalg_name, type_name, main, linalg)

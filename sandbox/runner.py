@@ -119,7 +119,7 @@ def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, A
     text_cases = job.get("text_cases")
     text_wanted = set(range(len(job["inputs"])) if text_cases is None else text_cases)
     codes = compiled() if compiled is not None else [None] * len(job["inputs"])
-    for index, (text, code) in enumerate(zip(job["inputs"], codes)):
+    for index, (text, code) in enumerate(zip(job["inputs"], codes, strict=True)):
         try:
             # The dataset's inputs, evaluated inside the sandbox (compiled by the template).
             arguments = eval(f"dict({text})" if code is None else code, input_globals)

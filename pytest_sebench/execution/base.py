@@ -111,7 +111,7 @@ class Sandbox(abc.ABC):
         execution = self.execute(job)
         return lambda: execution
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a no-op by default: not every backend holds something)
         """Release whatever the backend holds (processes, containers)."""
 
 

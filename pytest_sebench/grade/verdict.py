@@ -120,7 +120,7 @@ def verdict_from_execution(problem: Problem, code: str, execution: Execution,
     """``labels``: ``read_labels(problem)``, when the caller has them already."""
     labels = read_labels(problem) if labels is None else labels
     cases = tuple(_case_verdict(case, label, execution, index)
-                  for index, (case, label) in enumerate(zip(problem.cases, labels)))
+                  for index, (case, label) in enumerate(zip(problem.cases, labels, strict=True)))
     failed_to_run = [index for index, case in enumerate(cases) if case.error is not None]
     extra = dict(code=code, cases=cases, seconds=execution.seconds, stderr=execution.stderr[-2000:],
                  skipped_names=execution.skipped_names)

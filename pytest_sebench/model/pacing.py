@@ -122,13 +122,13 @@ class Window:
         paces = [seconds, seconds / max(1, tokens) if tokens else seconds]
         if not self._fastest:
             self._fastest, self._average = list(paces), list(paces)
-        self._fastest = [min(fastest, pace) for fastest, pace in zip(self._fastest, paces)]
+        self._fastest = [min(fastest, pace) for fastest, pace in zip(self._fastest, paces, strict=True)]
         self._average = [SMOOTHING * pace + (1 - SMOOTHING) * average
-                         for average, pace in zip(self._average, paces)]
+                         for average, pace in zip(self._average, paces, strict=True)]
         # Queueing slows both measures alike. Answers of different lengths make seconds per answer
         # vary, a server whose time does not follow the length makes seconds per token vary: the
         # smaller slowdown is the one that is not such an artefact.
-        slowdown = min(average / fastest for average, fastest in zip(self._average, self._fastest))
+        slowdown = min(average / fastest for average, fastest in zip(self._average, self._fastest, strict=True))
         if slowdown > SHRINK_ABOVE and self.limit > 1:
             self.limit -= 1
             self.shrinks += 1
