@@ -33,6 +33,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 START_WINDOW = 2  # a serial server is kept busy from the first answer; a parallel one grows from here
 SMOOTHING = 0.3  # weight of the newest answer in the moving average of seconds per token
@@ -186,7 +187,7 @@ class EndpointClock:
         assert self.folder is not None
         return self.folder / endpoint.replace(os.sep, "_").replace(":", "_")
 
-    async def wait(self, task: asyncio.Future[object], endpoint: str, timeout: float) -> bool:
+    async def wait(self, task: asyncio.Future[Any], endpoint: str, timeout: float) -> bool:
         """Wait for ``task``; False when it ran out of time: ``timeout`` seconds passed since it was
         sent and since its endpoint last answered anyone."""
         sent = time.time()

@@ -62,6 +62,7 @@ class SandboxService:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # typeshed allows bytes; an AF_INET server's host is text
         return f"http://{host}:{port}/"
 
     def start(self) -> "SandboxService":
