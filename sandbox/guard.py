@@ -81,7 +81,7 @@ _WATCHED = _UNLESS_TRUSTED | _CODE_MAKING | {
     "sebench.read", "sebench.change", "sebench.import", "sebench.call", "object.__getattr__",
     "object.__setattr__", "object.__delattr__", "sys._getframe", "import", "exec"}
 _FROM_FRONT_ENDS = {"sebench.read", "sebench.call", "sebench.import"}  # judged by the frame below
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+_MODULE_DICT = vars(types.ModuleType)["__dict__"].__get__
 
 
 class _Places:
@@ -146,9 +146,11 @@ class Guard:
         namespace = frame.f_globals
         name = namespace.get("__name__")
         entry = self.known.get(name)
-        own = entry is not None and entry[0] is namespace
-        if own and entry[1] != _OURS:
-            return entry[1]
+        own = False
+        if entry is not None and entry[0] is namespace:
+            if entry[1] != _OURS:
+                return entry[1]
+            own = True
         by_file = self.places.kind(frame.f_code.co_filename)
         if by_file != _TRUSTED:
             return by_file

@@ -73,7 +73,7 @@ def run(job: dict[str, Any], library: Any, channel: Channel, compiled: Callable[
     """``library`` is the module the template built (and the child installed) for ``job``;
     ``compiled()`` gives its inputs compiled (None for one to compile here)."""
     # The answer's module is __main__, as for a script (the template's own left sys.modules).
-    main = types.ModuleType("__main__")
+    main: Any = types.ModuleType("__main__")  # Any: typeshed's ModuleType has no __builtins__
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     _run(job, library, channel, main.__dict__, compiled)

@@ -128,7 +128,10 @@ class _Sources:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in self.modules:
             return None
-        return importlib.util.spec_from_file_location(name, f"{self.root}/{name}.py", loader=self)
+        # typeshed's LoaderProtocol asks for load_module(), which the import system has not needed
+        # since Python 3.4: exec_module() below is what it calls.
+        return importlib.util.spec_from_file_location(name, f"{self.root}/{name}.py",
+                                                      loader=self)  # type: ignore[arg-type]
 
     def create_module(self, spec: Any) -> None:
         return None
