@@ -24,6 +24,7 @@ first verdict (goal: about two answer times) and the longest silence in the log 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import subprocess
@@ -61,7 +62,7 @@ class Log:
 
     def longest_silence(self, end: float) -> float:
         times = [0.0, *(at for at, _ in self.lines), end]
-        return max(later - earlier for earlier, later in zip(times, times[1:]))
+        return max(later - earlier for earlier, later in itertools.pairwise(times))
 
     def last(self, pattern: re.Pattern[str]) -> re.Match[str] | None:
         matches = [match for _, line in self.lines if (match := pattern.search(line))]

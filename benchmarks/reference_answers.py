@@ -32,7 +32,7 @@ def reference_answers(args: argparse.Namespace) -> tuple[Benchmark, list[tuple[P
 
 def compare_verdicts(local: list[str], other: list[str], rows: int, rounds: int) -> int:
     """Print whether two backends gave the same verdict on every answer; the exit status to return."""
-    differ = [i % rows for i, (a, b) in enumerate(zip(local, other)) if a != b]
+    differ = [i % rows for i, (a, b) in enumerate(zip(local, other, strict=True)) if a != b]
     print(f"verdicts: {'identical' if not differ else f'{len(differ)} differ, rows {sorted(set(differ))}'}; "
           f"correct {other.count('correct') // rounds}/{rows}")
     return 0 if not differ else 1

@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=5)
     parser.add_argument("--reasoning-words", type=int, default=600)
     args = parser.parse_args()
-    benchmark, answers = reference_answers(args)
+    _, answers = reference_answers(args)
     table = {problem.signature: responses(answer, args.reasoning_words) for problem, answer in answers}
     print(f"{len(answers)} problems x {args.samples} samples; each response: {args.reasoning_words} words of "
           "reasoning (in reasoning_content), a sentence, a code block")

@@ -29,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 
 from reference_answers import data_arguments, reference_answers
 from pytest_sebench.execution.base import Limits
@@ -76,7 +77,8 @@ class _TimedSandbox:
 
 def _template_cpu(pid: int) -> float:
     """CPU seconds of the template and of its children it has reaped (every answer's child)."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
     return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
@@ -109,14 +111,14 @@ def _interleaved(answers, library, limits, warm_sandbox: _TimedSandbox, cold_cou
         warm_sandbox.last = 0.0  # an answer the static checks settle never reaches the sandbox
         forget()  # as for a problem's first sample
         cpu = time.process_time()
-        seconds, verdict = _timed(lambda: judge(problem, response, library, warm_sandbox))
+        seconds, verdict = _timed(partial(judge, problem, response, library, warm_sandbox))
         result.cpu += time.process_time() - cpu
         result.warm.append(seconds)
         if warm_sandbox.last:
             result.round_trips.append(warm_sandbox.last)
         result.categories[verdict.category] += 1
         if index < cold_count:
-            seconds, cold_verdict = _timed(lambda: _cold_judge(problem, response, library, limits))
+            seconds, cold_verdict = _timed(partial(_cold_judge, problem, response, library, limits))
             result.cold.append(seconds)
             result.bare.append(_timed(_bare_interpreter)[0])
             if cold_verdict.category != verdict.category:
@@ -131,7 +133,7 @@ def _back_to_back(answers, library, sandbox: _TimedSandbox) -> list[float]:
     seconds = []
     for problem, response in answers:
         forget()
-        seconds.append(_timed(lambda: judge(problem, response, library, sandbox))[0])
+        seconds.append(_timed(partial(judge, problem, response, library, sandbox))[0])
     return seconds
 
 

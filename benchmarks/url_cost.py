@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from reference_answers import REPO, compare_verdicts, data_arguments, reference_answers, run_header, summary, time_interleaved
+from reference_answers import (REPO, compare_verdicts, data_arguments, reference_answers, run_header, summary,
+                               time_interleaved)
 from pytest_sebench.execution.base import Limits, Sandbox
 from pytest_sebench.execution.backends.local import LocalSandbox
 from pytest_sebench.execution.backends.url import URLSandbox, build_program

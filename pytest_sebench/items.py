@@ -19,6 +19,8 @@ from .grade.verdict import Verdict
 from .report.records import PROPERTY
 
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr, TracebackStyle
+
     from .grading import ItemGrader
 
 MAX_CASES_SHOWN = 5
@@ -87,7 +89,8 @@ class SebenchItem(pytest.Item):
     def library_name(self) -> str:
         return self.grader.benchmark.library.name
 
-    def repr_failure(self, excinfo, style=None):  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: TracebackStyle | None = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, WrongAnswer):
             return failure_text(self.problem, excinfo.value.verdicts, excinfo.value.outcome,
                                 self.library_name)

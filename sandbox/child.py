@@ -27,7 +27,7 @@ import isolate
 import runner
 from libruntime import install_library
 
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__  # read past the guard's module class
+_MODULE_DICT = vars(types.ModuleType)["__dict__"].__get__  # read past the guard's module class
 
 
 @dataclass(frozen=True)

@@ -78,10 +78,10 @@ def _encode(encoder: _Encoder, value: Any, depth: int) -> Any:
     return _encode_numpy(encoder, value, depth)
 
 
-_NUMPY_TYPES: tuple[type, type] | None = None  # (ndarray, generic), taken once
+_NUMPY_TYPES: tuple[type[Any], type[Any]] | None = None  # (ndarray, generic), taken once
 
 
-def numpy_types() -> tuple[type, type]:
+def numpy_types() -> tuple[type[Any], type[Any]]:
     """NumPy's array and scalar types, looked up once (the template does it before any child)."""
     global _NUMPY_TYPES
     if _NUMPY_TYPES is None:
@@ -139,7 +139,7 @@ def _plain_items(encoder: _Encoder, array: Any, depth: int) -> Any:
     return array.tolist()
 
 
-def _as_ndarray(value: Any, ndarray: type, array_type: type) -> Any:
+def _as_ndarray(value: Any, ndarray: type[Any], array_type: type[Any]) -> Any:
     """The ndarray inside a value the library owns (its array type or a plain ndarray), else None."""
     if type(value) is ndarray:
         return value

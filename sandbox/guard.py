@@ -24,10 +24,10 @@ frame is NumPy's by its globals (the namespace of a NumPy module loaded before t
 imported by NumPy since); ours by our globals *and* our file (our globals are within reach of any
 answer, through the frames below it, so code of its own run in them must not pass; making code under
 our or NumPy's file names is flagged). Everything else is the answer. A thread the answer started has
-no trusted frame at its bottom: there, nobody vouches for the access, and it counts as the answer's. Arrays the library returns are fine, with all their methods (``.T``,
-``.cumsum()``): NumPy's C code may then look up its own private helpers while an answer frame is on
-top, so private names (``_x``) count only when the answer's own instruction is the attribute load or
-import.
+no trusted frame at its bottom: there, nobody vouches for the access, and it counts as the answer's.
+Arrays the library returns are fine, with all their methods (``.T``, ``.cumsum()``): NumPy's C code
+may then look up its own private helpers while an answer frame is on top, so private names (``_x``)
+count only when the answer's own instruction is the attribute load or import.
 
 A flag goes to the template at once as a ``numpy`` event and the child exits: the host grades the
 answer ``numpy`` whatever its cases returned. The guard's state is held by its audit hook alone, which
@@ -81,7 +81,7 @@ _WATCHED = _UNLESS_TRUSTED | _CODE_MAKING | {
     "sebench.read", "sebench.change", "sebench.import", "sebench.call", "object.__getattr__",
     "object.__setattr__", "object.__delattr__", "sys._getframe", "import", "exec"}
 _FROM_FRONT_ENDS = {"sebench.read", "sebench.call", "sebench.import"}  # judged by the frame below
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+_MODULE_DICT = vars(types.ModuleType)["__dict__"].__get__
 
 
 class _Places:
@@ -146,9 +146,11 @@ class Guard:
         namespace = frame.f_globals
         name = namespace.get("__name__")
         entry = self.known.get(name)
-        own = entry is not None and entry[0] is namespace
-        if own and entry[1] != _OURS:
-            return entry[1]
+        own = False
+        if entry is not None and entry[0] is namespace:
+            if entry[1] != _OURS:
+                return entry[1]
+            own = True
         by_file = self.places.kind(frame.f_code.co_filename)
         if by_file != _TRUSTED:
             return by_file

@@ -61,7 +61,7 @@ def build_library(name: str, linalg_name: str, main: dict[str, str],
     ``numpy.linalg`` names. Returns the module and the NumPy names the NumPy at hand lacks (linalg
     ones as ``linalg.<name>``); those are skipped with a single warning.
     """
-    import numpy  # noqa: PLC0415  (see the module docstring)
+    import numpy  # see the module docstring
 
     type_name = array_type_name(name)
     _check_names(name, linalg_name, type_name, main, linalg)
@@ -76,13 +76,13 @@ def build_library(name: str, linalg_name: str, main: dict[str, str],
     hint = _method_hint(name, {own: main[own] for own in main_functions})
     array_type, wrap, unwrap = _make_array_type(name, numpy, hint)
 
-    module = _new_module(name)
+    module: Any = _new_module(name)  # Any: typeshed's ModuleType has no __all__
     module.__all__ = list(main_functions)  # star-imports bring the functions only, as in the original
     setattr(module, type_name, array_type)
     for own in main_functions:
         setattr(module, own, _main_function(own, name, numpy, main[own], wrap, unwrap))
 
-    submodule = _new_module(f"{name}.{linalg_name}")
+    submodule: Any = _new_module(f"{name}.{linalg_name}")
     submodule.__all__ = list(linalg_functions)
     for own in linalg_functions:
         setattr(submodule, own, _linalg_function(own, submodule.__name__, numpy.linalg, linalg[own]))
@@ -156,7 +156,7 @@ def _rename(function: Callable[..., Any], own: str, module_name: str,
     """Give a function the library's names everywhere they show: repr, pickling, traceback lines."""
     qualname = qualname or own
     code = function.__code__
-    names = {"co_name": own}
+    names: dict[str, Any] = {"co_name": own}
     if hasattr(code, "co_qualname"):  # Python 3.11+: tracebacks print the qualified name
         names["co_qualname"] = qualname
     function.__code__ = code.replace(**names)

@@ -73,7 +73,7 @@ def run(job: dict[str, Any], library: Any, channel: Channel, compiled: Callable[
     """``library`` is the module the template built (and the child installed) for ``job``;
     ``compiled()`` gives its inputs compiled (None for one to compile here)."""
     # The answer's module is __main__, as for a script (the template's own left sys.modules).
-    main = types.ModuleType("__main__")
+    main: Any = types.ModuleType("__main__")  # Any: typeshed's ModuleType has no __builtins__
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
     _run(job, library, channel, main.__dict__, compiled)
@@ -119,7 +119,7 @@ def _run(job: dict[str, Any], library: Any, channel: Any, namespace: dict[str, A
     text_cases = job.get("text_cases")
     text_wanted = set(range(len(job["inputs"])) if text_cases is None else text_cases)
     codes = compiled() if compiled is not None else [None] * len(job["inputs"])
-    for index, (text, code) in enumerate(zip(job["inputs"], codes)):
+    for index, (text, code) in enumerate(zip(job["inputs"], codes, strict=True)):
         try:
             # The dataset's inputs, evaluated inside the sandbox (compiled by the template).
             arguments = eval(f"dict({text})" if code is None else code, input_globals)

@@ -121,7 +121,7 @@ def module_name(module: types.ModuleType) -> Any:
 
 def guarded_module_type() -> type:
     """A fresh, frozen ``ModuleType`` subclass whose attribute access raises the guard's events."""
-    guarded = type("NumpyModule", (types.ModuleType,), {"__slots__": ()})
+    guarded: Any = type("NumpyModule", (types.ModuleType,), {"__slots__": ()})
     read = sealed(_READ, {"AUDIT": sys.audit, "GET": types.ModuleType.__getattribute__, "TYPE": type,
                           "MODULE": types.ModuleType, "IS_NUMPY": is_numpy, "NAME_OF": module_name,
                           "GUARDED": guarded})
@@ -132,7 +132,7 @@ def guarded_module_type() -> type:
 
 
 _MD_DICT_OFFSET = 2 * ctypes.sizeof(ctypes.c_void_p)  # PyModuleObject.md_dict, after the object header
-_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+_MODULE_DICT = vars(types.ModuleType)["__dict__"].__get__
 
 
 def twin(module: types.ModuleType) -> types.ModuleType | None:
@@ -174,8 +174,8 @@ def trampoline(function: types.FunctionType, name: str) -> types.FunctionType | 
     original.__kwdefaults__ = function.__kwdefaults__
     original.__qualname__ = function.__qualname__
     code = sealed(_TRAMPOLINE, {"AUDIT": sys.audit, "NAME": name, "ORIGINAL": original}).__code__
-    names = {"co_name": function.__code__.co_name}
-    if hasattr(code, "co_qualname"):  # Python 3.11+: tracebacks print the qualified name
+    names: dict[str, Any] = {"co_name": function.__code__.co_name}
+    if sys.version_info >= (3, 11):  # tracebacks print the qualified name
         names["co_qualname"] = function.__code__.co_qualname
     function.__code__ = code.replace(**names)
     return original

@@ -136,7 +136,7 @@ def _compiled_inputs(texts: list[str]) -> bytes:
     for text in texts:
         try:
             codes.append(compile(f"dict({text})", "<string>", "eval"))
-        except Exception:  # noqa: BLE001  (SyntaxError, ValueError for NUL bytes, RecursionError...)
+        except Exception:  # SyntaxError, ValueError for NUL bytes, RecursionError...
             codes.append(None)
     data = marshal.dumps(codes)
     return frames.HEADER.pack(len(data)) + data

@@ -193,7 +193,7 @@ def _serve(proto_in: int, output: _Output, layers: isolate.Layers, batch: int) -
                 try:
                     job, library_key = _job(message, specs)
                     library = libraries.get(job["library"], library_key)
-                except Exception as error:  # noqa: BLE001  (a malformed job is reported, not fatal)
+                except Exception as error:  # a malformed job is reported, not fatal
                     output.send(_bad_job(job_id, error))
                     continue
                 key = (library_key, tuple(sorted(job["limits"].items())))

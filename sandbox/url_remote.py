@@ -71,7 +71,7 @@ def main(runtime: dict[str, Any], job: dict[str, Any] | None) -> None:
         template = _load(runtime["root"], runtime["modules"])
         protections["seccomp"] = _arm_seccomp(sys.modules["isolate"])
         output, error = _run_template(template, list(runtime["argv"]), job)
-    except BaseException as failure:  # noqa: BLE001  (whatever happens, the host gets one frame)
+    except BaseException as failure:  # whatever happens, the host gets one frame
         error = f"{type(failure).__name__}: {failure}"
     trailer = {"event": "remote", "error": error, "protections": protections,
                "seconds": round(time.monotonic() - started, 6)}
@@ -110,7 +110,7 @@ def _buffered_streams() -> None:
     must not change when an answer's output hits the output cap."""
     for name, fd, errors, line_buffering in (("stdout", 1, None, False), ("stderr", 2, "backslashreplace", True)):
         old = getattr(sys, name)
-        setattr(sys, name, io.TextIOWrapper(io.open(fd, "wb", closefd=False),
+        setattr(sys, name, io.TextIOWrapper(open(fd, "wb", closefd=False),  # noqa: SIM115  (for the process's life)
                                             encoding=getattr(old, "encoding", None) or "utf-8",
                                             errors=errors or getattr(old, "errors", None) or "strict",
                                             line_buffering=line_buffering))
@@ -128,7 +128,10 @@ class _Sources:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name not in self.modules:
             return None
-        return importlib.util.spec_from_file_location(name, f"{self.root}/{name}.py", loader=self)
+        # typeshed's LoaderProtocol asks for load_module(), which the import system has not needed
+        # since Python 3.4: exec_module() below is what it calls.
+        return importlib.util.spec_from_file_location(name, f"{self.root}/{name}.py",
+                                                      loader=self)  # type: ignore[arg-type]
 
     def create_module(self, spec: Any) -> None:
         return None
@@ -145,7 +148,7 @@ def _load(root: str, modules: dict[str, str]) -> Any:
     sources = _Sources(root, modules)
     sys.meta_path.insert(0, sources)  # first: a module of the same name on the remote's path loses
     try:
-        import template  # noqa: PLC0415  (and with it encode, frames, guard, isolate, supervise, ...)
+        import template  # and with it encode, frames, guard, isolate, supervise, ...
     finally:
         sys.meta_path.remove(sources)
     return template
@@ -200,7 +203,7 @@ def _arm_seccomp(isolate: Any) -> bool | str:
             libc.prctl(_PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
             _install(_filter(arch, os.getpid(), (service,)))
             os._exit(0)
-        except BaseException:  # noqa: BLE001
+        except BaseException:
             os._exit(1)
     if os.waitpid(probe, 0)[1] != 0:
         return "the kernel refused a seccomp filter here"
@@ -241,6 +244,6 @@ def _run_template(template: Any, argv: list[str], job: dict[str, Any] | None) ->
     error = None
     try:
         template.main(argv)
-    except BaseException as failure:  # noqa: BLE001  (SystemExit included: we report, the host decides)
+    except BaseException as failure:  # SystemExit included: we report, the host decides
         error = f"{type(failure).__name__}: {failure}"
     return os.pread(out_fd, os.fstat(out_fd).st_size, 0), error

@@ -316,7 +316,7 @@ def real(shared_data):
 def real_categories(real, response_of) -> dict[str, str]:
     library, problems, rows = real
     return {problem.id.split("/")[1]: judge(problem, response_of(row), library, Unreachable()).category
-            for problem, row in zip(problems, rows)}
+            for problem, row in zip(problems, rows, strict=True)}
 
 
 def test_real_pure_python_right_code_is_without_library(real):
@@ -333,7 +333,7 @@ def test_real_translated_reference_with_numpy_import_is_numpy(real):
     library, problems, rows = real
     with_numpy = real_categories(real, lambda row: fenced(
         "import numpy as np\n" + translate(row["example_output"][0], library)))
-    without_library = {problem.id.split("/")[1] for problem, row in zip(problems, rows) if analyse(
+    without_library = {problem.id.split("/")[1] for problem, row in zip(problems, rows, strict=True) if analyse(
         runnable_code(translate(row["example_output"][0], library), library), library.name,
         problem.entry_point, library.array_constructor).library_problem is not None}
     assert without_library == REFERENCES_WITHOUT_LIBRARY

@@ -40,7 +40,7 @@ def rollouts(pytester, fixture_data):
     """Four rollout lines: 0 and 2 right (the reference, translated), 1 and 3 wrong (NumPy itself)."""
     library = load_library(fixture_data / "api_doc.jsonl")
     lines = []
-    for index, line in zip(range(4), read_jsonl(fixture_data / "single_test.jsonl")):
+    for index, line in zip(range(4), read_jsonl(fixture_data / "single_test.jsonl"), strict=False):
         row = line.record
         right = reference_response(problem_from_row(line, "single_test", index), library)
         lines.append({key: row[key] for key in ("query", "test_cases", "right_exe_result", "function_name")}

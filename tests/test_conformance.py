@@ -104,14 +104,14 @@ class Pair(typing.NamedTuple):
     second: str
 def f(k):
     return {%s}[k]()
-""" % ", ".join(f"{name!r}: lambda: {expression}" for name, (expression, _) in RETURNS.items())
+""" % ", ".join(f"{name!r}: lambda: {expression}" for name, (expression, _) in RETURNS.items())  # noqa: UP031  (code full of braces)
 
 
 @pytest.fixture(scope="module")
 def returned(backend, library) -> dict[str, object]:
     execution = execute(backend, library, RETURNS_CODE, tuple(f"k={name!r}" for name in RETURNS))
     assert execution.load_error is None and execution.ended is None, execution.stderr
-    return dict(zip(RETURNS, execution.cases))
+    return dict(zip(RETURNS, execution.cases, strict=True))
 
 
 @pytest.mark.parametrize("name", RETURNS)

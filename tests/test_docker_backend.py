@@ -193,7 +193,8 @@ def test_wrong_value_fails(sandbox, library):
 
 
 def test_exception_is_the_answers(sandbox, library):
-    answer = "```python\ndef solve(x):\n    if len(x) > 1:\n        raise ValueError('nope')\n    return qel.vihalir(x)\n```"
+    answer = ("```python\ndef solve(x):\n    if len(x) > 1:\n        raise ValueError('nope')\n"
+              "    return qel.vihalir(x)\n```")
     verdict = judge(problem(CUMSUM_CASES), answer, library, sandbox)
     assert verdict.category == EXE_ERROR and "nope" in verdict.reason, verdict
 

@@ -44,7 +44,7 @@ def rollout_file(path: Path, solved: list[bool]) -> Path:
              "test_cases": [{"input": case.input} for case in problem.cases],
              "right_exe_result": "#".join(case.expected for case in problem.cases),
              "response": right_answer(problem) if ok else wrong_answer(problem)}
-            for problem, ok in zip(SINGLE, solved)]
+            for problem, ok in zip(SINGLE, solved, strict=True)]
     return write_rows(path, rows)
 
 
@@ -231,7 +231,7 @@ def test_k_samples_significance_boundary(pytester, workers):
         served_run(pytester, server, f"--sebench-report={first}")
         baseline = pytester.path / "baseline.json"
         # baseline 5/5, 5/5, 1/5, 0/5
-        baseline.write_text(json.dumps(with_counts(report_of(first), dict(zip(ids, [5, 5, 1, 0])))))
+        baseline.write_text(json.dumps(with_counts(report_of(first), dict(zip(ids, [5, 5, 1, 0], strict=True)))))
         report = pytester.path / "now.json"
         result = served_run(pytester, server, f"--sebench-baseline={baseline}", f"--sebench-report={report}",
                             workers)
@@ -246,7 +246,8 @@ def test_k_samples_significance_boundary(pytester, workers):
         assert labels[ids[1]]["flaky"] and labels[ids[1]]["p_value"] == pytest.approx(21 / 252, abs=1e-6)
         assert data["comparison"]["paired"]["overall"]["method"] == "bootstrap"
         strict = served_run(pytester, server, f"--sebench-baseline={baseline}", "--sebench-alpha=0.02", workers)
-        strict.assert_outcomes(passed=3, xfailed=1, deselected=deselected)  # p = 0.0238 is not below 0.02: no regression
+        # p = 0.0238 is not below 0.02: no regression
+        strict.assert_outcomes(passed=3, xfailed=1, deselected=deselected)
         # reported, not failed: the xfail names why the item failed, not its first sample (correct here)
         listed = served_run(pytester, server, f"--sebench-baseline={baseline}", "--sebench-regressions=report",
                             "-rx", workers)

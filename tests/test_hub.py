@@ -260,11 +260,11 @@ def test_fetch_hub_docs_failure_names_the_docs_option(tmp_path, online, error):
 
 def test_fetch_hub_docs_does_not_cache_a_wrong_file(tmp_path, online):
     cache = tmp_path / "cache"
-    with pytest.raises(DataError, match="not an api_doc file.*--sebench-docs="):
+    with pytest.raises(DataError, match=r"not an api_doc file.*--sebench-docs="):
         sources.fetch_hub_docs(cache, fetch=lambda url: b"<html>captive portal</html>\n")
     assert list(cache.iterdir()) == []
 
 
 def test_fetch_hub_docs_offline_does_not_try(tmp_path):
-    with pytest.raises(DataError, match="offline.*--sebench-docs=PATH/api_doc.jsonl"):
+    with pytest.raises(DataError, match=r"offline.*--sebench-docs=PATH/api_doc\.jsonl"):
         sources.fetch_hub_docs(tmp_path, fetch=refuse)

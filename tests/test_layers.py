@@ -20,6 +20,7 @@ cycle), and names given as strings (entry points, ``importlib.resources``), whic
 from __future__ import annotations
 
 import ast
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -232,7 +233,7 @@ def explain(found: list[Cycle], edges: dict[tuple[str, str], Import], what: str,
     lines = []
     for cycle in found:
         lines.append(f"import cycle between {what}: " + " -> ".join(cycle.path))
-        lines += [f"    {edges[pair].describe(root)}" for pair in zip(cycle.path, cycle.path[1:])]
+        lines += [f"    {edges[pair].describe(root)}" for pair in itertools.pairwise(cycle.path)]
         if len(cycle.members) > len(cycle.path) - 1:  # break this one and the others may still hold
             lines.append(f"    (tied up with it: {', '.join(cycle.members)})")
     return "\n".join(lines)
@@ -322,7 +323,7 @@ def test_lazy_and_typing_only_imports_close_cycles(tmp_path):
         "c.py": "from .a import one\nfrom . import d\n",
         "d.py": "import pkg.c\n",
     })
-    modules, imports = read_imports(sources)
+    _, imports = read_imports(sources)
     edges = module_edges(imports)
     found = cycles(edges)
     assert sorted(cycle.path for cycle in found) == [["pkg.a.one", "pkg.b.two", "pkg.a.one"],

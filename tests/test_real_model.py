@@ -166,7 +166,7 @@ def test_kill_mid_run_then_rerun_asks_only_for_what_never_arrived(pytester, llam
     result = pytester.run(*command, timeout=600)
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed", 0) + outcomes.get("failed", 0) == 6 and "errors" not in outcomes
-    answered, retried, failed, abandoned = requests_line(result)
+    answered, _, failed, abandoned = requests_line(result)
     assert (answered, failed, abandoned) == (6 - saved, 0, 0)
     assert len(list(cache.glob("answers/*/*.json"))) == 6
 

@@ -84,7 +84,8 @@ def test_report_layout_is_json_with_one_item_per_line(tmp_path):
     text = written(items)
     assert json.loads(text)["items"] == items  # still one JSON document
     lines = text.splitlines()
-    assert lines[2] == '"items": [' and all(json.loads(line.rstrip(",")) == item for line, item in zip(lines[3:], items))
+    assert lines[2] == '"items": ['
+    assert [json.loads(line.rstrip(",")) for line in lines[3:3 + len(items)]] == items
     path = tmp_path / "r.json"
     path.write_text(text, encoding="utf-8")
     contents = read_report(path)

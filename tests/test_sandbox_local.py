@@ -56,7 +56,7 @@ def f():
 """
     run = execute(library, code).cases[0]
     assert run is not None and run.ok, run
-    environment, home, cwd, tmp, path = run.value
+    environment, home, cwd, tmp, _ = run.value
     assert not set(secrets) & set(environment)
     assert not any(value in repr(run.value) for value in secrets.values())
     assert home == cwd == tmp == environment["HOME"] == environment["TMPDIR"]
@@ -102,13 +102,15 @@ CHILDREN = {
     "subprocess": "import subprocess\n    pid = subprocess.Popen(['sleep', '60']).pid",
     "fork": "import os, time\n    pid = os.fork()\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)",
     # Out of the answer's process group: only the uid layer (or a PID namespace) reaches these.
-    "subprocess_new_session": "import subprocess\n    pid = subprocess.Popen(['sleep', '60'], start_new_session=True).pid",
+    "subprocess_new_session": ("import subprocess\n"
+                               "    pid = subprocess.Popen(['sleep', '60'], start_new_session=True).pid"),
     "fork_setsid": ("import os, time\n    pid = os.fork()\n    if pid == 0:\n        os.setsid()\n"
                     "        time.sleep(60)\n        os._exit(0)"),
     # An orphan: its parent is gone before the answer returns (the answer's process adopts it).
     "double_fork_orphan": ("import os, time\n    r, w = os.pipe()\n    if os.fork() == 0:\n        os.setsid()\n"
                            "        grandchild = os.fork()\n        if grandchild == 0:\n            time.sleep(60)\n"
-                           "            os._exit(0)\n        os.write(w, str(grandchild).encode())\n        os._exit(0)\n"
+                           "            os._exit(0)\n        os.write(w, str(grandchild).encode())\n"
+                           "        os._exit(0)\n"
                            "    pid = int(os.read(r, 20))\n    time.sleep(0.2)"),
 }
 
@@ -188,7 +190,7 @@ def test_answer_cannot_find_the_labels(library, control):
     # The control puts each label into its case's input: the same search must then find it.
     inputs = [f"x={index}" + (f", hint={label!r}" if control else "") for index, label in enumerate(labels)]
     problem = Problem(id="snoop", split="single_test", row=0, where="test", query="q",
-                      cases=tuple(Case(i, e) for i, e in zip(inputs, labels)), entry_point="solve",
+                      cases=tuple(Case(i, e) for i, e in zip(inputs, labels, strict=True)), entry_point="solve",
                       signature="def solve(**arguments):", functions=("sum",))
     verdict = judge(problem, f"```python\n{SNOOP}```", library, _sandbox(Limits()))
     if control:

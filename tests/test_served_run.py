@@ -185,7 +185,7 @@ def test_prompt_template_file(pytester, server):
     template = pytester.path / "prompt.txt"
     template.write_text("LIB={library} SIG={signature}\n{query}\n{example}{docs}")
     run(pytester, server, "-k", "single_test/0000", "--sebench-cache=off", f"--sebench-prompt={template}")
-    prompt = [r.prompt for r in server.requests if r.path.endswith("completions")][0]
+    prompt = next(r.prompt for r in server.requests if r.path.endswith("completions"))
     assert prompt.startswith(f"LIB=qel SIG={BENCH.problems[0].signature}")
 
 

@@ -368,8 +368,8 @@ def test_bad_served_model_settings(name, raw):
 
 def test_max_drop_needs_a_baseline(monkeypatch):
     monkeypatch.setenv("SEBENCH_MAX_DROP", "5")
-    with pytest.raises(pytest.UsageError, match="--sebench-max-drop .from environment variable "
-                                                "SEBENCH_MAX_DROP.* pass --sebench-baseline"):
+    with pytest.raises(pytest.UsageError, match=r"--sebench-max-drop .from environment variable "
+                                                r"SEBENCH_MAX_DROP.* pass --sebench-baseline"):
         resolve(FakeConfig())  # type: ignore[arg-type]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -98,7 +99,7 @@ def test_failure_before_ready_is_unavailable(library):
     finished = encode_frame({"event": "finished", "id": 1, "ended": {"type": "Exited", "message": "70"},
                              "stdout": "", "stderr": "sandbox setup failed: OSError", "seconds": 0})
     client = TemplateClient(lambda: ScriptedStream([HELLO, finished]), Limits(), "scripted")
-    with pytest.raises(SandboxUnavailable, match="(?s)failed before the answer ran.*sandbox setup failed"):
+    with pytest.raises(SandboxUnavailable, match=r"(?s)failed before the answer ran.*sandbox setup failed"):
         client.execute(job(library))
 
 
@@ -147,7 +148,7 @@ def test_pool_runs_jobs_side_by_side_and_reuses_templates(library):
         assert len(pool._all) == 2
         # two at a time, not one: some two answers' run intervals overlap
         spans = sorted((value[1], value[2]) for value in values)
-        assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:]))
+        assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
     finally:
         pool.close()
 

@@ -62,7 +62,7 @@ def _cases(line: Line) -> tuple[Case, ...]:
     if len(expected) != len(inputs):
         raise DataError(f"{line.where}: 'right_exe_result' has {len(expected)} '#'-separated outputs "
                         f"but 'test_cases' has {len(inputs)} cases")
-    return tuple(Case(i, e) for i, e in zip(inputs, expected))
+    return tuple(Case(i, e) for i, e in zip(inputs, expected, strict=True))
 
 
 def entry_point_of(signature: str) -> str | None:

@@ -128,11 +128,10 @@ def _offline_hint(dataset: str) -> str:
 def load_hub(source: str, splits: tuple[str, ...]) -> LoadedSplits:
     dataset = hub_id(source)
     in_folder = Path(dataset).exists()  # a dataset repository on disk: no hub needed
-    if not in_folder and not _offline():
-        if not _hub_reachable():
-            # Without this, the hub client retries for minutes before giving up.
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            os.environ["HF_DATASETS_OFFLINE"] = "1"
+    if not in_folder and not _offline() and not _hub_reachable():
+        # Without this, the hub client retries for minutes before giving up.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["HF_DATASETS_OFFLINE"] = "1"
     import datasets  # heavy: only imported when the hub is really used
 
     lines: dict[str, list[Line]] = {}

@@ -116,7 +116,7 @@ class Sandbox(abc.ABC):
         layers); empty when it cannot say. Starts it if needed."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (a no-op by default: not every backend holds something)
         """Release whatever the backend holds (processes, containers)."""
 
 

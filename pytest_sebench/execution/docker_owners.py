@@ -106,7 +106,7 @@ def remove_all_live() -> None:
         import docker
 
         api = docker.APIClient(**docker.utils.kwargs_from_env(), version="auto", timeout=15)
-    except Exception:  # noqa: BLE001  (at exit or in a signal handler nothing may propagate)
+    except Exception:  # at exit or in a signal handler nothing may propagate
         return
     for container_id in list(_LIVE):
         remove(api, container_id)

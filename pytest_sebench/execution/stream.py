@@ -61,7 +61,7 @@ class ProcessStream(Stream):
     """A template run as a local subprocess: frames on its stdin/stdout, its stderr kept in a file."""
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (closed by close())
         try:
             # Its own session: Ctrl-C in the terminal reaches pytest, which closes us in order.
             self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -307,7 +307,8 @@ def library_digest(spec: dict) -> str:
     """SHA-256 of the spec's canonical JSON (PROTOCOL.md), computed once per distinct spec: a
     session builds the same spec for every answer, and comparing it with the last one is far cheaper
     than encoding it again."""
-    fingerprint = (spec.get("name"), spec.get("linalg_name"), len(spec.get("main") or ()), len(spec.get("linalg") or ()))
+    fingerprint = (spec.get("name"), spec.get("linalg_name"), len(spec.get("main") or ()),
+                   len(spec.get("linalg") or ()))
     known = _DIGESTS.get(fingerprint)
     if known is not None and known[0] == spec:
         return known[1]

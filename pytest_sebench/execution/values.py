@@ -18,7 +18,6 @@ It lives here, with the sandbox interface, because executions are made of these 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class Opaque:
     type_name: str = ""
 
 
-Value = Union[None, bool, int, float, complex, str, list, tuple, dict, Opaque]
+Value = None | bool | int | float | complex | str | list | tuple | dict | Opaque
 
 
 def render(value: Value, limit: int = 400) -> str:

@@ -38,7 +38,9 @@ class FunctionChange:
         return (self.paired_now - self.paired_base) / self.paired if self.paired else None
 
     def to_json(self) -> dict[str, Any]:
-        rounded = (lambda value: None if value is None else round(value, 6))
+        def rounded(value: float | None) -> float | None:
+            return None if value is None else round(value, 6)
+
         return {"function": self.name, "items": self.items, "now": rounded(self.now),
                 "baseline": rounded(self.base), "change": rounded(self.change), "paired_items": self.paired,
                 "item_ids": self.item_ids}

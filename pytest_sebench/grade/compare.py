@@ -157,7 +157,7 @@ def _sequence_difference(
 ) -> str | None:
     if len(expected) != len(got):
         return _at(path, f"length {len(expected)} != {len(got)}")
-    for index, (expected_item, got_item) in enumerate(zip(expected, got)):
+    for index, (expected_item, got_item) in enumerate(zip(expected, got, strict=True)):
         reason = _first_difference(expected_item, got_item, tolerance, f"{path}[{index}]")
         if reason is not None:
             return reason

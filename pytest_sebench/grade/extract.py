@@ -41,7 +41,7 @@ def head_and_tail(text: str, lines: int = 8, width: int = 160) -> str:
     rows = [row if len(row) <= width else row[: width - 3] + "..." for row in text.strip().splitlines()]
     if len(rows) <= 2 * lines:
         return "\n".join(rows)
-    return "\n".join(rows[:lines] + [f"... ({len(rows) - 2 * lines} lines omitted) ..."] + rows[-lines:])
+    return "\n".join([*rows[:lines], f"... ({len(rows) - 2 * lines} lines omitted) ...", *rows[-lines:]])
 
 
 def shorten(code: str, max_lines: int = 30) -> str:
@@ -49,4 +49,4 @@ def shorten(code: str, max_lines: int = 30) -> str:
     if len(lines) <= max_lines:
         return "\n".join(lines)
     head = max_lines - 5
-    return "\n".join(lines[:head] + [f"    ... ({len(lines) - head - 4} lines omitted) ..."] + lines[-4:])
+    return "\n".join([*lines[:head], f"    ... ({len(lines) - head - 4} lines omitted) ...", *lines[-4:]])

@@ -9,8 +9,10 @@ for the session.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections import OrderedDict
+from typing import Final
 
 from ..data.problems import Problem
 from ..execution.values import Value
@@ -19,14 +21,17 @@ from .printed import PrintedFormError, parse_printed
 _KEPT = 4096  # problems' labels kept; a session uses each problem's K times
 
 
-class _AsText:
-    """A label that does not parse: compared as printed text, as the reference grader does."""
+class _AsText(enum.Enum):
+    """A label that does not parse: compared as printed text, as the reference grader does. A
+    one-member enum, so that ``label is AS_TEXT`` tells type checkers the rest is a Value."""
+
+    AS_TEXT = "AS_TEXT"
 
     def __repr__(self) -> str:
         return "AS_TEXT"
 
 
-AS_TEXT = _AsText()
+AS_TEXT: Final = _AsText.AS_TEXT
 Label = Value | _AsText
 _read: OrderedDict[tuple[str, ...], tuple[Label, ...]] = OrderedDict()
 _lock = threading.Lock()

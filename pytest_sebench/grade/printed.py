@@ -99,16 +99,17 @@ def _as_set_items(items: list[Value]) -> list[Value]:
 def _coerce_scalar(value: Value, target: type, name: str) -> Value:
     if isinstance(value, str) and target is not str:
         value = parse_printed(value)  # np.longdouble('1.5'), np.clongdouble('1+2j')
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if target is bool and isinstance(value, bool):
-        return value
-    if target is int and numeric and isinstance(value, int):
-        return value
-    if target is float and numeric:
-        return float(value)
-    if target is complex and (numeric or isinstance(value, complex)):
-        return complex(value)
-    if target is str and isinstance(value, str):
+    if isinstance(value, bool):
+        if target is bool:
+            return value
+    elif isinstance(value, (int, float, complex)):
+        if target is int and isinstance(value, int):
+            return value
+        if target is float and not isinstance(value, complex):
+            return float(value)
+        if target is complex:
+            return complex(value)
+    elif target is str and isinstance(value, str):
         return value
     raise PrintedFormError(f"{name}({value!r}) is not a {target.__name__}")
 
@@ -247,10 +248,10 @@ class _Parser:
         positional, keywords = self.parse_arguments()
         return self.apply_call(name, last, positional, keywords)
 
-    def parse_arguments(self) -> tuple[list[Value], dict[str, Value]]:
+    def parse_arguments(self) -> tuple[list[Value], dict[str, Value | _BareName]]:
         self.expect("(")
         positional: list[Value] = []
-        keywords: dict[str, Value] = {}
+        keywords: dict[str, Value | _BareName] = {}
         while not self.at(")"):
             if positional or keywords:
                 self.expect(",")

@@ -120,20 +120,23 @@ def verdict_from_execution(problem: Problem, code: str, execution: Execution,
     """``labels``: ``read_labels(problem)``, when the caller has them already."""
     labels = read_labels(problem) if labels is None else labels
     cases = tuple(_case_verdict(case, label, execution, index)
-                  for index, (case, label) in enumerate(zip(problem.cases, labels)))
+                  for index, (case, label) in enumerate(zip(problem.cases, labels, strict=True)))
     failed_to_run = [index for index, case in enumerate(cases) if case.error is not None]
-    extra = dict(code=code, cases=cases, seconds=execution.seconds, stderr=execution.stderr[-2000:],
-                 skipped_names=execution.skipped_names)
+
+    def verdict(category: str, reason: str) -> Verdict:
+        return Verdict(category, reason, code=code, cases=cases, seconds=execution.seconds,
+                       stderr=execution.stderr[-2000:], skipped_names=execution.skipped_names)
+
     if execution.numpy_use is not None:  # decided at run time: whatever the cases returned
-        return Verdict(NUMPY, f"reached NumPy at run time: {execution.numpy_use}", **extra)
+        return verdict(NUMPY, f"reached NumPy at run time: {execution.numpy_use}")
     if failed_to_run:
         first = cases[failed_to_run[0]]
-        return Verdict(EXE_ERROR, f"{len(failed_to_run)} of {len(cases)} cases raised or did not finish; "
-                                  f"first: {first.error}", **extra)
+        return verdict(EXE_ERROR, f"{len(failed_to_run)} of {len(cases)} cases raised or did not finish; "
+                                  f"first: {first.error}")
     wrong = [index for index, case in enumerate(cases) if not case.passed]
     if wrong:
-        return Verdict(RESULT_ERROR, f"{len(wrong)} of {len(cases)} cases returned a wrong value", **extra)
-    return Verdict(CORRECT, f"all {len(cases)} cases match", **extra)
+        return verdict(RESULT_ERROR, f"{len(wrong)} of {len(cases)} cases returned a wrong value")
+    return verdict(CORRECT, f"all {len(cases)} cases match")
 
 
 def _case_verdict(case: Case, expected: Label, execution: Execution, index: int) -> CaseVerdict:

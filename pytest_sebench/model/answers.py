@@ -6,17 +6,32 @@ selected problems once collection is final (a served model starts prefetching th
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from ..data.library import Library
 from ..data.problems import Problem
 from .reference import reference_response
 
+if TYPE_CHECKING:
+    from .client import Counters
+
 
 class AnswerSource(Protocol):
-    label: str  # names the model in summaries and reports
-    samples: int  # answers per problem
-    counters: Any  # model.client.Counters for a served model, else None
+    # Read-only: a served model computes some of them.
+    @property
+    def label(self) -> str:
+        """Names the model in summaries and reports."""
+        ...
+
+    @property
+    def samples(self) -> int:
+        """Answers per problem."""
+        ...
+
+    @property
+    def counters(self) -> Counters | None:
+        """A served model's request counters, else None."""
+        ...
 
     def prepare(self, problems: Sequence[Problem]) -> None: ...
 
@@ -42,6 +57,7 @@ class AnswerSource(Protocol):
 class _Instant:
     """Sources that answer from what they already hold: nothing to prepare, count or release."""
 
+    label: str  # set by each subclass
     samples = 1
     counters = None
 

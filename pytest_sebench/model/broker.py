@@ -132,12 +132,12 @@ class AnswerBroker:
             if completion is not None:
                 return Answer(completion, reused=completion.run != self.cache.run_id)
             self._raise_if_failed(request.key)
-            if not self.cache.holder_alive(request.key) and not self._walk_will_reach(request.key):
-                # Nobody alive is asking and the walk is past it (its owner died): ask now.
-                if self._try_claim(request.key):
-                    future = asyncio.run_coroutine_threadsafe(self._fetch(request, URGENT), self._loop)
-                    future.result()
-                    continue
+            # Nobody alive is asking and the walk is past it (its owner died): ask now.
+            if (not self.cache.holder_alive(request.key) and not self._walk_will_reach(request.key)
+                    and self._try_claim(request.key)):
+                future = asyncio.run_coroutine_threadsafe(self._fetch(request, URGENT), self._loop)
+                future.result()
+                continue
             time.sleep(POLL_SECONDS)
 
     def _walk_will_reach(self, key: str) -> bool:

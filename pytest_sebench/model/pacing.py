@@ -33,6 +33,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 START_WINDOW = 2  # a serial server is kept busy from the first answer; a parallel one grows from here
 SMOOTHING = 0.3  # weight of the newest answer in the moving average of seconds per token
@@ -122,13 +123,13 @@ class Window:
         paces = [seconds, seconds / max(1, tokens) if tokens else seconds]
         if not self._fastest:
             self._fastest, self._average = list(paces), list(paces)
-        self._fastest = [min(fastest, pace) for fastest, pace in zip(self._fastest, paces)]
+        self._fastest = [min(fastest, pace) for fastest, pace in zip(self._fastest, paces, strict=True)]
         self._average = [SMOOTHING * pace + (1 - SMOOTHING) * average
-                         for average, pace in zip(self._average, paces)]
+                         for average, pace in zip(self._average, paces, strict=True)]
         # Queueing slows both measures alike. Answers of different lengths make seconds per answer
         # vary, a server whose time does not follow the length makes seconds per token vary: the
         # smaller slowdown is the one that is not such an artefact.
-        slowdown = min(average / fastest for average, fastest in zip(self._average, self._fastest))
+        slowdown = min(average / fastest for average, fastest in zip(self._average, self._fastest, strict=True))
         if slowdown > SHRINK_ABOVE and self.limit > 1:
             self.limit -= 1
             self.shrinks += 1
@@ -186,7 +187,7 @@ class EndpointClock:
         assert self.folder is not None
         return self.folder / endpoint.replace(os.sep, "_").replace(":", "_")
 
-    async def wait(self, task: asyncio.Future[object], endpoint: str, timeout: float) -> bool:
+    async def wait(self, task: asyncio.Future[Any], endpoint: str, timeout: float) -> bool:
         """Wait for ``task``; False when it ran out of time: ``timeout`` seconds passed since it was
         sent and since its endpoint last answered anyone."""
         sent = time.time()

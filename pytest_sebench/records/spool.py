@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 
 class RecordSpool:
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(mode="w+b", prefix="sebench-records-")  # gone when closed
+        self._file = tempfile.TemporaryFile(mode="w+b", prefix="sebench-records-")  # noqa: SIM115  (gone when closed)
         self._where: dict[str, tuple[int, int]] = {}  # item id -> (offset, length) of its latest line
 
     def put(self, item_id: str, record: dict[str, Any]) -> None:

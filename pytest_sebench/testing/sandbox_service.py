@@ -62,6 +62,7 @@ class SandboxService:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # typeshed allows bytes; an AF_INET server's host is text
         return f"http://{host}:{port}/"
 
     def start(self) -> "SandboxService":
@@ -135,10 +136,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
 
-    def do_GET(self) -> None:  # noqa: N802  (a health check)
+    def do_GET(self) -> None:  # a health check
         self._send(200, b'{"status": "ok"}')
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         service: SandboxService = self.server.service
         length = int(self.headers.get("Content-Length") or 0)
         if not 0 < length <= MAX_REQUEST:
@@ -170,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests and users see replies, not access logs
 
 
