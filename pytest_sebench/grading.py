@@ -1,7 +1,7 @@
 """The worker's side of a run: ask for an item's answers, run them, and decide the item's outcome.
 
 An xdist worker holds one :class:`ItemGrader` (so does the only process with ``-n0``); the records it
-makes travel to the controller in ``report.user_properties`` (``report/records.py``), where
+makes travel to the controller in ``report.user_properties`` (``records/properties.py``), where
 ``session.py`` gathers them. Nothing here needs pytest.
 """
 

@@ -16,7 +16,7 @@ from .gate.outcomes import FAIL, REGRESSION, XFAIL, ItemOutcome
 from .grade.extract import head_and_tail, shorten
 from .grade.taxonomy import classify
 from .grade.verdict import Verdict
-from .report.records import PROPERTY
+from .records.properties import PROPERTY
 
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr, TracebackStyle

@@ -24,7 +24,7 @@ from .report.provenance import problems_fingerprint, provenance
 from .records.build import error_record
 from .records.item import ItemRecord
 from .records.spool import RecordSpool
-from .report.records import NODE_PREFIX, PROPERTY, junit_properties, record_from_properties
+from .records.properties import NODE_PREFIX, PROPERTY, junit_properties, record_from_properties
 from .settings import Settings
 
 # pytest's exit statuses, as numbers: this module does not import pytest
@@ -56,7 +56,7 @@ class SebenchSession:
     spool: RecordSpool = field(default_factory=RecordSpool)  # the full records, on disk
     selected: list[str] = field(default_factory=list)  # node ids the run must account for
     stop_reason: str | None = None  # why the run stopped before its last item (the server refuses all)
-    output_errors: list[str] = field(default_factory=list)  # outputs that could not be written
+    output_errors: dict[str, str] = field(default_factory=dict)  # by setting: outputs not written
     _evaluation: Evaluation | None = None
 
     @property

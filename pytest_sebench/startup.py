@@ -72,9 +72,10 @@ def open_run(config: pytest.Config, settings: Settings, roles: Roles) -> OpenedR
     session = None
     if roles.controller:
         runtime = _sandbox_runtime(settings) if settings.report or baseline or only_solved_by else {}
+        warnings, notes = _checks(settings, benchmark, answers, baseline, only_solved_by, runtime)
         facts = RunFacts(settings, benchmark, answers, run_id, policy,
-                         GateSettings(settings.fail_under, settings.max_drop, settings.alpha), baseline,
-                         only_solved_by, *_checks(settings, benchmark, answers, baseline, only_solved_by, runtime),
+                         GateSettings(settings.fail_under, settings.max_drop, settings.alpha),
+                         baseline=baseline, only_solved_by=only_solved_by, warnings=warnings, notes=notes,
                          junit_item_properties=_junit_family(config) in ("xunit1", "legacy"),
                          sandbox_runtime=runtime)
         session = SebenchSession(facts)

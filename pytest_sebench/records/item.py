@@ -74,7 +74,7 @@ class SampleRecord:
         return bool(self.answer.get("reused"))
 
     def without_response(self) -> "SampleRecord":
-        return replace(self, answer={key: value for key, value in self.answer.items() if key not in RESPONSE_FIELDS})
+        return replace(self, answer=answer_without_response(self.answer))
 
     def light(self) -> "SampleRecord":
         """What the controller keeps: the verdict and the facts the figures need, no text."""
@@ -104,6 +104,11 @@ class SampleRecord:
                    seconds=float(data.get("seconds") or 0.0), stderr=str(data.get("stderr") or ""),
                    skipped_names=tuple(data.get("skipped_names") or ()),
                    answer=answer if isinstance(answer, dict) else {}, taxonomy=data.get("taxonomy"))
+
+
+def answer_without_response(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A sample's ``answer`` facts without the model's own text (--sebench-report-responses)."""
+    return {key: value for key, value in answer.items() if key not in RESPONSE_FIELDS}
 
 
 def case_json(case: CaseVerdict) -> dict[str, Any]:

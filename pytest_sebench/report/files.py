@@ -44,7 +44,3 @@ def open_atomically(path: Path) -> Iterator[TextIO]:
         if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)  # an error, of the disk or of the writer: no partial file
 
-
-def write_atomically(path: Path, text: str) -> None:
-    with open_atomically(path) as out:
-        out.write(text)

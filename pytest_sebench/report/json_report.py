@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..records.build import keeps_response
-from ..records.item import RESPONSE_FIELDS
+from ..records.item import answer_without_response
 from ..records.report_file import write_report
 from .files import open_atomically
 from .finished import FinishedRun
@@ -27,8 +27,7 @@ def report_items(run: FinishedRun) -> Iterator[dict[str, Any]]:
 
 
 def _without_response(sample: dict[str, Any]) -> dict[str, Any]:
-    answer = {key: value for key, value in (sample.get("answer") or {}).items() if key not in RESPONSE_FIELDS}
-    return {**sample, "answer": answer}
+    return {**sample, "answer": answer_without_response(sample.get("answer") or {})}
 
 
 class JsonReport:

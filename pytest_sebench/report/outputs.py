@@ -32,12 +32,13 @@ def unwritable(settings: Settings) -> list[str]:
             for output, path in requested(settings) if (problem := check_writable(path))]
 
 
-def write_all(run: FinishedRun) -> list[str]:
-    """Write every requested output; returns the errors (each names its file), empty when all went."""
-    errors = []
+def write_all(run: FinishedRun) -> dict[str, str]:
+    """Write every requested output; the errors by the output's setting (each message names the
+    option and the file), empty when all went."""
+    errors = {}
     for output, path in requested(run.settings):
         try:
             output.write(run, path)
         except OutputError as error:
-            errors.append(f"{flag_of(output)}: {error}")
+            errors[output.setting] = f"{flag_of(output)}: {error}"
     return errors

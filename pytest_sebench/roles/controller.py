@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from ..report.records import NODE_PREFIX
+from ..records.properties import NODE_PREFIX
 from ..session import SebenchSession
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ..report.outputs import requested
+from ..report.outputs import flag_of, requested
 from ..report.summary import render_summary
 from ..report.terminal import NextSteps, render_evaluation
 from ..session import RunFacts, SebenchSession
@@ -44,7 +44,7 @@ def write_summary(terminalreporter: Any, config: pytest.Config, session: Sebench
     evaluation = session.evaluation()
     terminalreporter.write(render_summary(evaluation.summary, width=writer.fullwidth, color=writer.hasmarkup))
     settings = session.settings
-    inherited = tuple((f"--sebench-{output.setting.replace('_', '-')}", settings.source_of(output.setting))
+    inherited = tuple((flag_of(output), settings.source_of(output.setting))
                       for output, _ in requested(settings)
                       if settings.source_of(output.setting) != "the command line")
     steps = NextSteps(tuple(config.invocation_params.args), settings.report, settings.baseline,
@@ -54,8 +54,7 @@ def write_summary(terminalreporter: Any, config: pytest.Config, session: Sebench
         terminalreporter.write_line(requests)
     for note in session.facts.notes:  # again at the end, where a CI log is read first
         terminalreporter.write_line(f"WARNING: {note}", yellow=True)
-    for error in session.output_errors:
+    for error in session.output_errors.values():
         terminalreporter.write_line(f"ERROR: {error}", red=True)
-    if settings.report is not None and not any(error.startswith("--sebench-report:")
-                                                for error in session.output_errors):
+    if settings.report is not None and "report" not in session.output_errors:
         terminalreporter.write_line(f"report written to {settings.report}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..records.item import ItemRecord
+from .item import ItemRecord
 
 PROPERTY = "sebench"  # the user_properties key carrying the full record
 NODE_PREFIX = "sebench::"
