@@ -53,8 +53,9 @@ def test_a_serial_server_is_asked_in_item_order_and_nothing_is_abandoned(pyteste
     asked = [item_index(prompt) for prompt in prompts]
     assert sorted(asked) == list(range(len(SINGLE)))
     # in item order; two workers walk the same order, each with its own window of two or three
-    if workers == "-n0":  # the first item's first; two requests sent at once may swap on the way
-        assert asked[0] == 0 and all(abs(item - position) <= 1 for position, item in enumerate(asked))
+    if workers == "-n0":  # the first item among the first two: the window's first two requests go out
+        # together, on two connections, and the server may take either first
+        assert 0 in asked[:2] and all(abs(item - position) <= 1 for position, item in enumerate(asked))
     else:
         assert all(abs(item - position) <= 4 for position, item in enumerate(asked))
     result.stdout.fnmatch_lines([f"requests: {len(SINGLE)} sent: {len(SINGLE)} answered, 0 failed; 0 retries, "
