@@ -79,10 +79,13 @@ def connect() -> "docker.DockerClient":
     except ImportError:
         raise SandboxUnavailable("the docker sandbox needs the `docker` Python package: "
                                  "pip install 'pytest-sebench[docker]' (or pip install docker)") from None
+    client = None
     try:
         client = docker.from_env(timeout=60)
         client.ping()
     except docker.errors.DockerException as error:
+        if client is not None:
+            client.close()
         raise SandboxUnavailable(HOW_TO_GET_AN_ENGINE.format(error=_short(error))) from None
     return client
 
@@ -223,6 +226,7 @@ class ContainerStream(Stream):
         try:
             attached = self._api.attach_socket(self.container_id, params={
                 "stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            self._attached = attached  # closed with the socket: it holds a reference that keeps it open
             self._socket = _raw_socket(attached)
             self._api.start(self.container_id)
         except (docker.errors.DockerException, SandboxUnavailable) as error:
@@ -266,6 +270,8 @@ class ContainerStream(Stream):
             pass
         finally:
             self._socket.close()
+            if hasattr(self._attached, "close"):
+                self._attached.close()
             remove(self._api, self.container_id)
 
     def diagnostics(self) -> str:
@@ -319,6 +325,9 @@ class DockerSandbox(Sandbox):
 
     def close(self) -> None:
         self.template.close()  # a later job would start a new container
+        # and the engine client's connections (a later request opens new ones): left to the garbage
+        # collector, an open socket is a ResourceWarning in whatever runs then
+        self.client.close()
 
 
 BACKEND = SandboxBackend(name="docker", choices="docker", accepts=named("docker"),
