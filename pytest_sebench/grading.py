@@ -16,13 +16,12 @@ from .data.subset import subset_ids
 from .execution.base import Limits, Sandbox, SandboxOptions, SandboxUnavailable
 from .execution.registry import create_backend
 from .gate.baseline import RunReport
-from .records.item import ItemCounts
 from .gate.outcomes import ItemOutcome, Policy, decide
 from .grade.verdict import Verdict, infrastructure_error, judge
 from .model.answers import AnswerSource
 from .model.client import RequestFailed, ServerRefusesAll
 from .records.build import item_record, keeps_response, response_facts
-from .records.item import ItemRecord
+from .records.item import ItemCounts, ItemRecord
 from .settings import Settings
 
 def limits_of(settings: Settings) -> Limits:

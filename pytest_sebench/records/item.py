@@ -79,7 +79,7 @@ class SampleRecord:
     def light(self) -> "SampleRecord":
         """What the controller keeps: the verdict and the facts the figures need, no text."""
         return SampleRecord(self.sample, self.category, self.reason, taxonomy=self.taxonomy,
-                            answer={key: self.answer[key] for key in LIGHT_ANSWER_FIELDS if key in self.answer})
+                            answer=light_answer(self.answer))
 
     def to_json(self) -> dict[str, Any]:
         return {"category": self.category, "reason": self.reason, "code": self.code,
@@ -94,16 +94,19 @@ class SampleRecord:
             raise RecordError("a sample needs a 'category'")
         answer = data.get("answer")
         if light:
-            facts = answer if isinstance(answer, dict) else {}
             return cls(int(data.get("sample") or 0), data["category"], str(data.get("reason", "")),
-                       taxonomy=data.get("taxonomy"),
-                       answer={key: facts[key] for key in LIGHT_ANSWER_FIELDS if key in facts})
+                       taxonomy=data.get("taxonomy"), answer=light_answer(answer if isinstance(answer, dict) else {}))
         return cls(sample=int(data.get("sample") or 0), category=data["category"],
                    reason=str(data.get("reason", "")), code=str(data.get("code") or ""),
                    cases=tuple(case_from_json(case) for case in data.get("cases") or ()),
                    seconds=float(data.get("seconds") or 0.0), stderr=str(data.get("stderr") or ""),
                    skipped_names=tuple(data.get("skipped_names") or ()),
                    answer=answer if isinstance(answer, dict) else {}, taxonomy=data.get("taxonomy"))
+
+
+def light_answer(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """What the controller keeps of a sample's ``answer`` facts."""
+    return {key: answer[key] for key in LIGHT_ANSWER_FIELDS if key in answer}
 
 
 def answer_without_response(answer: Mapping[str, Any]) -> dict[str, Any]:
