@@ -19,7 +19,7 @@ from .gate.outcomes import ItemOutcome, Policy, decide
 from .gate.stats import seed_from
 from .model.answers import AnswerSource
 from .report.finished import FinishedRun
-from .report.outputs import write_all
+from .report.outputs import requested, write_all
 from .report.provenance import problems_fingerprint, provenance
 from .records.build import error_record
 from .records.item import ItemRecord
@@ -161,7 +161,7 @@ class SebenchSession:
         ordered = self.ordered_records()
         run = FinishedRun(self.settings, self.benchmark, evaluation, ordered,
                           lambda: self.spool.in_order(record.id for record in ordered),
-                          self.provenance() if self.settings.report is not None else {},
+                          self.provenance() if requested(self.settings) else {},
                           counters.to_json() if counters is not None else None)
         self.output_errors = write_all(run)
         if self.output_errors:

@@ -161,7 +161,8 @@ class ServedModel:
             weights = self.identify().to_json()  # asked once already, at start
         except ServerUnusable:
             weights = None
-        return {**self.facts(), "weights": weights}
+        # the template's text too: the reports show each item's prompt (the docs it names are not kept)
+        return {**self.facts(), "weights": weights, "prompt_template": self.prompts.template}
 
     def facts(self) -> dict[str, Any]:
         s = self.settings

@@ -9,7 +9,7 @@ from ..data.problems import Problem
 from ..grade.extract import split_reasoning
 from ..grade.taxonomy import classify
 from ..grade.verdict import Verdict, infrastructure_error
-from .item import ItemRecord, SampleRecord
+from .item import ItemRecord, ProblemText, SampleRecord
 
 
 def response_facts(text: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +42,13 @@ def item_record(problem: Problem, verdicts: Iterable[Verdict], library: Library,
                     for verdict in verdicts for sample in [sample_record(verdict, library)])
     return ItemRecord(id=problem.id, split=problem.split, row=problem.row, functions=tuple(problem.functions),
                       library_functions=library_functions(problem, library), where=problem.where,
-                      samples=samples, source_line=problem.source_line, stopped_run=stopped_run)
+                      samples=samples, source_line=problem.source_line, stopped_run=stopped_run,
+                      problem=problem_text(problem))
+
+
+def problem_text(problem: Problem) -> ProblemText:
+    example = None if problem.example is None else (problem.example.input, problem.example.expected)
+    return ProblemText(problem.query, problem.signature, example)
 
 
 def library_functions(problem: Problem, library: Library) -> tuple[str, ...]:

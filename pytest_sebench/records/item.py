@@ -128,6 +128,27 @@ def case_from_json(data: Any) -> CaseVerdict:
 
 
 @dataclass(frozen=True)
+class ProblemText:
+    """What the problem said (the reports show it next to the answers; the cases are in the samples)."""
+
+    query: str = ""
+    signature: str = ""
+    example: tuple[str, str] | None = None  # (input, output) as the prompt showed them
+
+    def to_json(self) -> dict[str, Any]:
+        example = None if self.example is None else {"input": self.example[0], "output": self.example[1]}
+        return {"query": self.query, "signature": self.signature, "example": example}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "ProblemText":
+        if not isinstance(data, dict):
+            return cls()  # a report written before the problem was kept
+        example = data.get("example")
+        pair = (str(example.get("input", "")), str(example.get("output", ""))) if isinstance(example, dict) else None
+        return cls(str(data.get("query") or ""), str(data.get("signature") or ""), pair)
+
+
+@dataclass(frozen=True)
 class ItemRecord:
     id: str
     split: str
@@ -138,18 +159,20 @@ class ItemRecord:
     samples: tuple[SampleRecord, ...]
     source_line: int | None = None  # the line of a rollout file
     stopped_run: str | None = None  # why the run stopped after this item (the server refuses all)
+    problem: ProblemText = field(default_factory=ProblemText)
 
     @property
     def counts(self) -> ItemCounts:
         return ItemCounts.from_categories([sample.category for sample in self.samples])
 
     def light(self) -> "ItemRecord":
-        return replace(self, samples=tuple(sample.light() for sample in self.samples))
+        return replace(self, samples=tuple(sample.light() for sample in self.samples), problem=ProblemText())
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "split": self.split, "row": self.row,
                                 "functions": list(self.functions), "library_functions": list(self.library_functions),
-                                "where": self.where, "samples": [sample.to_json() for sample in self.samples]}
+                                "where": self.where, "problem": self.problem.to_json(),
+                                "samples": [sample.to_json() for sample in self.samples]}
         if self.source_line is not None:
             data["source_line"] = self.source_line
         if self.stopped_run is not None:
@@ -171,4 +194,5 @@ class ItemRecord:
         return cls(id=data["id"], split=str(data.get("split", "")), row=data.get("row"),
                    functions=tuple(data.get("functions") or ()),
                    library_functions=tuple(data.get("library_functions") or ()), where=str(data.get("where", "")),
-                   samples=parsed, source_line=data.get("source_line"), stopped_run=data.get("stopped_run"))
+                   samples=parsed, source_line=data.get("source_line"), stopped_run=data.get("stopped_run"),
+                   problem=ProblemText() if light else ProblemText.from_json(data.get("problem")))

@@ -14,6 +14,7 @@ from ..records.item import answer_without_response
 from ..records.report_file import write_report
 from .files import open_atomically
 from .finished import FinishedRun
+from .runs import RunData
 
 
 def report_items(run: FinishedRun) -> Iterator[dict[str, Any]]:
@@ -30,13 +31,25 @@ def _without_response(sample: dict[str, Any]) -> dict[str, Any]:
     return {**sample, "answer": answer_without_response(sample.get("answer") or {})}
 
 
+def report_fields(run: FinishedRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's top-level fields: those before the items, and those after them."""
+    head = {"summary": run.evaluation.summary.to_json()}
+    tail = {**run.evaluation.to_json(), "provenance": run.provenance}
+    if run.requests is not None:
+        tail["requests"] = run.requests
+    return head, tail
+
+
+def run_data(run: FinishedRun) -> RunData:
+    """The finished run as its report would hold it (the pages read this form; no file needed)."""
+    head, tail = report_fields(run)
+    return RunData("this run", {**head, **tail}, lambda: report_items(run))
+
+
 class JsonReport:
     setting = "report"
 
     def write(self, run: FinishedRun, path: Path) -> None:
-        head = {"summary": run.evaluation.summary.to_json()}
-        tail = {**run.evaluation.to_json(), "provenance": run.provenance}
-        if run.requests is not None:
-            tail["requests"] = run.requests
+        head, tail = report_fields(run)
         with open_atomically(path) as out:
             write_report(out, head, report_items(run), tail)

@@ -36,7 +36,8 @@ def render_evaluation(evaluation: Evaluation, steps: NextSteps, width: int = 100
     return console_text(width, color, lambda console: draw(console, evaluation, steps))
 
 
-def draw(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
+def draw(console: Any, evaluation: Evaluation, steps: NextSteps | None) -> None:
+    """``steps`` None: no advice on what to run next (``sebench compare`` has no command line to rerun)."""
     comparison = evaluation.comparison
     if comparison.baseline is not None:
         _draw_baseline(console, evaluation)
@@ -44,7 +45,8 @@ def draw(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
     _draw_regressions(console, evaluation)
     _draw_functions(console, evaluation.functions, has_baseline=comparison.baseline is not None)
     _draw_taxonomy(console, evaluation.taxonomy)
-    _draw_next(console, evaluation, steps)
+    if steps is not None:
+        _draw_next(console, evaluation, steps)
 
 
 def _draw_baseline(console: Any, evaluation: Evaluation) -> None:

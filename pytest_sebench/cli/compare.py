@@ -1,0 +1,56 @@
+"""Compare two reports: per-item outcomes, paired statistics, forgetting map and gates, as the plugin.
+
+``sebench compare BASE.json NEW.json`` concludes what ``pytest --sebench-baseline=BASE.json`` concluded
+(or would have) for the run in NEW.json, with the gates given here; its exit status is the gate's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..gate.baseline import load_run_report
+from ..gate.evaluation import GateSettings
+from ..report.judge import gate_failures, judge
+from ..report.runs import read_run
+from ..report.summary import draw_summary
+from ..report.terminal import draw
+from ..settings import parsers
+from .common import console, typed
+
+PASSED, GATE_FAILED = 0, 1
+
+
+def add_to(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("base", type=Path, metavar="BASE.json", help="the baseline's report")
+    parser.add_argument("new", type=Path, metavar="NEW.json", help="the report of the run to judge")
+    parser.add_argument("--max-drop", type=typed(parsers.points, "--max-drop"), metavar="POINTS",
+                        help="fail when accuracy fell by more than POINTS (0-100) and a paired test says the "
+                             "drop is real (as --sebench-max-drop)")
+    parser.add_argument("--fail-under", type=typed(parsers.accuracy_bars, "--fail-under"),
+                        metavar="ACC|SPLIT:ACC,...", help="fail when mean@k is below ACC (as --sebench-fail-under)")
+    parser.add_argument("--alpha", type=typed(parsers.alpha, "--alpha"), default=0.05, metavar="ALPHA",
+                        help="significance level of the per-item and aggregate tests (default 0.05)")
+    parser.add_argument("--regressions", choices=("fail", "report"), default="fail",
+                        help="fail: a regression fails the gate (default); report: only listed")
+    parser.add_argument("--force", action="store_true",
+                        help="compare even if the problems, mode or prompt differ (as --sebench-baseline-force)")
+    parser.add_argument("--width", type=int, default=None, help="terminal width (default: the terminal's)")
+
+
+def run(args: argparse.Namespace) -> int:
+    baseline = load_run_report(args.base)
+    new = read_run(args.new)
+    evaluation = judge(baseline, new, GateSettings(args.fail_under, args.max_drop, args.alpha),
+                       regressions_fail=args.regressions == "fail", force=args.force)
+    out = console(args)
+    out.print(f"[bold]{new.label}[/bold] ({args.new}) against [bold]{baseline.label}[/bold] ({args.base})",
+              soft_wrap=True)
+    draw_summary(out, evaluation.summary)
+    draw(out, evaluation, None)
+    failures = gate_failures(evaluation)
+    if failures:
+        out.print(f"[bold red]FAILED[/bold red]: {'; '.join(failures)}", soft_wrap=True)
+        return GATE_FAILED
+    out.print("[bold green]PASSED[/bold green]: no item failed and every gate passed")
+    return PASSED
