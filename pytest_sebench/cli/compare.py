@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ..gate.baseline import load_run_report
 from ..gate.evaluation import GateSettings
-from ..report.judge import gate_failures, judge
+from ..report.judge import IncomparableReports, gate_failures, judge
 from ..report.runs import read_run
 from ..report.summary import draw_summary
 from ..report.terminal import draw
 from ..settings import parsers
-from .common import console, typed
+from .common import UsageProblem, console, typed
 
 PASSED, GATE_FAILED = 0, 1
 
@@ -41,8 +41,11 @@ def add_to(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     baseline = load_run_report(args.base)
     new = read_run(args.new)
-    evaluation = judge(baseline, new, GateSettings(args.fail_under, args.max_drop, args.alpha),
-                       regressions_fail=args.regressions == "fail", force=args.force)
+    try:
+        evaluation = judge(baseline, new, GateSettings(args.fail_under, args.max_drop, args.alpha),
+                           regressions_fail=args.regressions == "fail", force=args.force)
+    except IncomparableReports as error:
+        raise UsageProblem(f"{error}. Pass --force to compare anyway") from None
     out = console(args)
     out.print(f"[bold]{new.label}[/bold] ({args.new}) against [bold]{baseline.label}[/bold] ({args.base})",
               soft_wrap=True)
