@@ -14,10 +14,10 @@ from typing import Sequence
 
 from ..records.report_file import ReportFileError
 from ..report.judge import IncomparableReports
-from . import compare, history, html, show
+from . import compare, export, history, html, show
 from .common import UsageProblem
 
-COMMANDS: tuple[ModuleType, ...] = (compare, html, show, history)
+COMMANDS: tuple[ModuleType, ...] = (compare, html, show, history, export)
 USAGE_ERROR = 2
 DESCRIPTION = "The reports of pytest-sebench runs, read without pytest."
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from ..records.item import ItemCounts
 from ..records.report_file import ReportFileError, read_report
 
-__all__ = ["ItemCounts", "ReportFileError", "RunReport", "load_run_report"]
+__all__ = ["ItemCounts", "ReportFileError", "RunReport", "load_run_report", "run_report_of"]
 
 
 @dataclass(frozen=True)
@@ -40,18 +40,24 @@ def load_run_report(path: Path) -> RunReport:
     """The report's per-item counts; its items are read one at a time (a large report's text is
     never all in memory)."""
     contents = read_report(path)
-    items: dict[str, ItemCounts] = {}
+    provenance = contents.top.get("provenance")
+    return run_report_of(str(path), provenance if isinstance(provenance, dict) else {}, contents.items)
+
+
+def run_report_of(source: str, provenance: dict[str, Any], items: Iterable[tuple[int, Any]]) -> RunReport:
+    """Per-item counts from a report's items, (index, item) as the file holds them; ``source`` names
+    the report in messages."""
+    counts: dict[str, ItemCounts] = {}
     splits: dict[str, str] = {}
-    for index, record in contents.items:
-        where = f"{path}: items[{index}]"
+    for index, record in items:
+        where = f"{source}: items[{index}]"
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise ReportFileError(f"{where} has no 'id'")
         samples = record.get("samples")
         if not isinstance(samples, list) or not all(isinstance(s, dict) and "category" in s for s in samples):
             raise ReportFileError(f"{where} ({record['id']}): 'samples' must be a list of graded samples")
-        if record["id"] in items:
+        if record["id"] in counts:
             raise ReportFileError(f"{where}: item {record['id']} appears twice")
-        items[record["id"]] = ItemCounts.from_categories([str(sample["category"]) for sample in samples])
+        counts[record["id"]] = ItemCounts.from_categories([str(sample["category"]) for sample in samples])
         splits[record["id"]] = str(record.get("split", ""))
-    provenance = contents.top.get("provenance")
-    return RunReport(str(path), provenance if isinstance(provenance, dict) else {}, items, splits)
+    return RunReport(source, provenance, counts, splits)
