@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     out.print(plain(LEGEND, "dim"))
     for line in notes(checkpoints):
-        out.print(line)
+        out.print(line, soft_wrap=True)  # one line each: logs are grepped
     return 0
 
 

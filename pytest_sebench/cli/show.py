@@ -125,7 +125,8 @@ def _prompt(report: RunData, record: ItemRecord) -> RenderableType:
     prompt = rebuild_prompt(report, record)
     if isinstance(prompt, str):
         return plain(prompt, "dim")
-    return Panel(prompt, title=f"{report.provenance.get('mode')} mode", title_align="left", box=box.ROUNDED)
+    # a str title would be read as markup: the mode comes from the report
+    return Panel(prompt, title=plain(f"{report.provenance.get('mode')} mode"), title_align="left", box=box.ROUNDED)
 
 
 def rebuild_prompt(report: RunData, record: ItemRecord) -> Text | str:
