@@ -12,7 +12,7 @@ per-item counts; only the previous checkpoint's counts are kept while the next i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -71,7 +71,7 @@ class Checkpoint:
     items: int
     splits: dict[str, SplitFigures]  # the report's splits, and overall
     change: Change | None = None  # None for the first checkpoint
-    samples: int | None = field(default=None)  # K, as the provenance says
+    samples: int | None = None  # K, as the provenance says
 
     def to_json(self) -> dict[str, Any]:
         return {"report": self.report, "label": self.label, "revision": self.revision, "time": self.time,
@@ -82,13 +82,15 @@ class Checkpoint:
 
 def history(paths: Sequence[Path]) -> list[Checkpoint]:
     """The checkpoints oldest first: by revision (natural order), else by time (``checkpoint_order``)."""
+    runs = checkpoint_order(read_runs(paths))
+    figures = [_figures(run) for run in runs]  # every summary checked before any item is read
     checkpoints: list[Checkpoint] = []
     previous: tuple[RunData, RunReport] | None = None
-    for run in checkpoint_order(read_runs(paths)):
+    for run, run_figures in zip(runs, figures, strict=True):
         counts = load_run_report(Path(run.source))
         change = None if previous is None else _change(*previous, run, counts)
-        checkpoints.append(Checkpoint(run.source, run.label, run.revision, run.time, _items(run),
-                                      _figures(run), change, _int(run.provenance.get("samples"))))
+        checkpoints.append(Checkpoint(run.source, run.label, run.revision, run.time, _items(run), run_figures,
+                                      change, _int(run.provenance.get("samples"))))
         previous = (run, counts)
     return checkpoints
 
