@@ -7,7 +7,7 @@ data, rendered by the summary and serialised into the report.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from ..records.item import ItemRecord
 from .baseline import ItemCounts, RunReport
@@ -80,18 +80,32 @@ def compare_run(records: Iterable[ItemRecord], baseline: RunReport | None, polic
         return comparison
     comparison.missing_now = [item_id for item_id in base_items if item_id not in counts]
     comparison.not_in_baseline = [item_id for item_id in counts if item_id not in base_items]
+    comparison.paired, comparison.unpaired_errors = paired_items(
+        ((record.id, record.split, counts[record.id]) for record in records), base_items, seed=seed)
+    return comparison
+
+
+def paired_items(now: Iterable[tuple[str, str, ItemCounts]], base_items: Mapping[str, ItemCounts], *,
+                 seed: int) -> tuple[dict[str, PairedDifference], list[str]]:
+    """The paired difference per split (of ``now``'s items) and overall, over the items both runs have
+    without an infrastructure error; and the ids left out for such an error (on either side).
+
+    ``now``: (id, split, counts) in run order. One pairing for the gate and ``sebench history``.
+    """
     pairs: dict[str, list[tuple[ItemCounts, ItemCounts]]] = {}
-    for record in records:
-        now, base = counts[record.id], base_items.get(record.id)
+    unpaired_errors: list[str] = []
+    for item_id, split, counts in now:
+        base = base_items.get(item_id)
         if base is None:
             continue
-        if now.error or base.error:
-            comparison.unpaired_errors.append(record.id)
+        if counts.error or base.error:
+            unpaired_errors.append(item_id)
             continue
-        pairs.setdefault(record.split, []).append((now, base))
+        pairs.setdefault(split, []).append((counts, base))
     everything = [pair for split_pairs in pairs.values() for pair in split_pairs]
+    paired: dict[str, PairedDifference] = {}
     for name, split_pairs in [*sorted(pairs.items()), (OVERALL, everything)]:
-        comparison.paired[name] = paired_difference(
+        paired[name] = paired_difference(
             [now.rate for now, _ in split_pairs], [base.rate for _, base in split_pairs],
             binary=all(now.samples == 1 and base.samples == 1 for now, base in split_pairs), seed=seed)
-    return comparison
+    return paired, unpaired_errors

@@ -92,9 +92,15 @@ MODES: dict[str, Callable[[Problem, Library], list[str]]] = {
 
 def _example(problem: Problem) -> str:
     example = problem.example
+    return example_text(None if example is None else (example.input, example.expected))
+
+
+def example_text(example: tuple[str, str] | None) -> str:
+    """The ``{example}`` field from an (input, output) pair (``sebench show`` rebuilds prompts from
+    the problem a report keeps)."""
     if example is None:
         return "(none)"
-    return f"Input: {example.input}\nOutput: {example.expected}"
+    return f"Input: {example[0]}\nOutput: {example[1]}"
 
 
 def check_template(text: str, where: str) -> None:
