@@ -148,3 +148,19 @@ def test_the_console_script_is_installed():
     script = Path(sys.executable).with_name("sebench")
     result = subprocess.run([str(script), "compare", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "BASE.json NEW.json" in result.stdout
+
+
+def test_names_from_reports_are_printed_as_written(pytester):
+    """rich would read a model name or a function name as markup, and stop at a stray closing tag."""
+    base = make_baseline(pytester, BASE)
+    now = pytester.path / "now.json"
+    rollout_run(pytester, "now", NOW, f"--sebench-report={now}")
+    data = report_of(now)
+    data["provenance"]["model"] = {"name": "ckpt[/bold][red]x", "revision": "step-[b]1"}
+    data["summary"]["model"] = "ckpt[/bold][red]x"
+    for item in data["items"][:1]:
+        item["library_functions"] = ["qel.[/i]evil"]
+    now.write_text(json.dumps(data))
+    result = sebench("compare", base, now, "--width", "200")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "ckpt[/bold][red]x@step-[b]1" in result.stdout and "qel.[/i]evil" in result.stdout

@@ -13,7 +13,7 @@ from ..gate.baseline import load_run_report
 from ..gate.evaluation import GateSettings
 from ..report.judge import IncomparableReports, gate_failures, judge
 from ..report.runs import read_run
-from ..report.summary import draw_summary
+from ..report.summary import draw_summary, markup_free
 from ..report.terminal import draw
 from ..settings import parsers
 from .common import UsageProblem, console, typed
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     except IncomparableReports as error:
         raise UsageProblem(f"{error}. Pass --force to compare anyway") from None
     out = console(args)
-    out.print(f"[bold]{new.label}[/bold] ({args.new}) against [bold]{baseline.label}[/bold] ({args.base})",
-              soft_wrap=True)
+    out.print(f"[bold]{markup_free(new.label)}[/bold] ({markup_free(args.new)}) against "
+              f"[bold]{markup_free(baseline.label)}[/bold] ({markup_free(args.base)})", soft_wrap=True)
     draw_summary(out, evaluation.summary)
     draw(out, evaluation, None)
     failures = gate_failures(evaluation)

@@ -21,7 +21,7 @@ def draw_summary(console: Any, summary: Summary) -> None:
     columns = list(summary.splits.items()) + ([(OVERALL, summary.overall)] if len(summary.splits) > 1 else [])
     table.add_column("")
     for name, _ in columns:
-        table.add_column(name, justify="right")
+        table.add_column(markup_free(name), justify="right")
     table.add_row("items", *(str(stats.items) for _, stats in columns))
     k = summary.overall.k
     if k > 1:
@@ -40,13 +40,22 @@ def draw_summary(console: Any, summary: Summary) -> None:
         indent = "  "
     for category in CATEGORIES:
         table.add_row(indent + category, *(str(stats.categories[category]) for _, stats in columns))
-    console.print(f"model {summary.model}, data {summary.data_source}, library {summary.library}")
+    console.print(f"model {markup_free(summary.model)}, data {markup_free(summary.data_source)}, "
+                  f"library {markup_free(summary.library)}")
     console.print(table)
     if summary.overall.truncated:
         console.print(truncation_note(summary), soft_wrap=True)  # one line: CI logs are grepped
     if summary.overall.errors:
         console.print(f"{summary.overall.errors} infrastructure error(s): counted as not solved; "
                       "the run fails until they are fixed.")
+
+
+def markup_free(value: object) -> str:
+    """Text from a model, a dataset or a user, printed as written: rich would read ``[...]`` in a model
+    name or an item id as markup (and stop at a closing tag it has no opening for)."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def truncation_note(summary: Summary) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from ..gate.evaluation import Evaluation
 from ..gate.forgetting import FunctionChange, most_forgotten, most_learned
 from ..grade.taxonomy import CLASSES, PARENT
-from .summary import console_text
+from .summary import console_text, markup_free as _text
 
 SHOWN_REGRESSIONS = 20
 SHOWN_FUNCTIONS = 10
@@ -58,13 +58,14 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
     assert baseline is not None
     tests = sorted({"exact McNemar" if diff.method == "mcnemar" else "paired bootstrap"
                     for diff in comparison.paired.values()})
-    console.print(f"against {baseline.label} ({baseline.path}, {baseline.provenance.get('time', 'time unknown')}); "
+    console.print(f"against {_text(baseline.label)} ({_text(baseline.path)}, "
+                  f"{_text(baseline.provenance.get('time', 'time unknown'))}); "
                   f"change in points, {' / '.join(tests) or 'no'} test, one-sided p of a drop", soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD)
     for title in ("", "items", "now", "before", "change", "95% CI", "p"):
         table.add_column(title, justify="left" if not title else "right", no_wrap=True)
     for name, diff in comparison.paired.items():
-        table.add_row(name, str(diff.items), f"{100 * diff.now:.1f}%", f"{100 * diff.base:.1f}%",
+        table.add_row(_text(name), str(diff.items), f"{100 * diff.now:.1f}%", f"{100 * diff.base:.1f}%",
                       f"{100 * diff.difference:+.1f}", f"{100 * diff.low:+.1f}..{100 * diff.high:+.1f}",
                       f"{diff.p_value:.3g}")
     console.print(table)
@@ -75,15 +76,15 @@ def _draw_baseline(console: Any, evaluation: Evaluation) -> None:
                       (comparison.not_in_baseline, "run now but not in the baseline"),
                       (comparison.unpaired_errors, "left out of the pairing (infrastructure error on a side)")):
         if ids:
-            console.print(f"{len(ids)} items {what}: {_ids(ids)}")
+            console.print(f"{len(ids)} items {what}: {_text(_ids(ids))}")
     for warning in comparison.warnings:
-        console.print(f"warning: {warning}", soft_wrap=True)  # one line: CI logs are grepped
+        console.print(f"warning: {_text(warning)}", soft_wrap=True)  # one line: CI logs are grepped
 
 
 def _draw_gates(console: Any, evaluation: Evaluation) -> None:
     for gate in evaluation.gates:
         verdict = "[green]PASS[/green]" if gate.passed else "[bold red]FAIL[/bold red]"
-        console.print(f"gate {gate.name}: {verdict} {gate.detail}", soft_wrap=True)
+        console.print(f"gate {_text(gate.name)}: {verdict} {_text(gate.detail)}", soft_wrap=True)
 
 
 def _draw_regressions(console: Any, evaluation: Evaluation) -> None:
@@ -95,7 +96,7 @@ def _draw_regressions(console: Any, evaluation: Evaluation) -> None:
     for item_id in regressions[:SHOWN_REGRESSIONS]:
         base = comparison.baseline_counts(item_id)
         now = comparison.counts[item_id]
-        console.print(f"  {item_id}  {base.text() if base else '?'} -> {now.text()}")
+        console.print(f"  {_text(item_id)}  {base.text() if base else '?'} -> {now.text()}")
 
 
 def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseline: bool) -> None:
@@ -107,7 +108,7 @@ def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseli
     if not has_baseline:
         weakest = sorted(functions, key=lambda entry: (entry.now, entry.name))[:SHOWN_FUNCTIONS]
         console.print("weakest functions: " + ", ".join(
-            f"{entry.name} {100 * entry.now:.0f}% ({entry.items})" for entry in weakest))
+            f"{_text(entry.name)} {100 * entry.now:.0f}% ({entry.items})" for entry in weakest))
         return
     table = Table(box=box.SIMPLE_HEAD, title="forgetting map (all functions in the report)", title_justify="left")
     for title in ("", "function", "items", "now", "before", "change"):
@@ -115,7 +116,7 @@ def _draw_functions(console: Any, functions: list[FunctionChange], *, has_baseli
     for title, entries in (("forgotten", most_forgotten(functions, SHOWN_FUNCTIONS)),
                            ("learned", most_learned(functions, SHOWN_FUNCTIONS))):
         for index, entry in enumerate(entries):
-            table.add_row(title if index == 0 else "", entry.name, str(entry.paired),
+            table.add_row(title if index == 0 else "", _text(entry.name), str(entry.paired),
                           f"{100 * entry.now:.0f}%", f"{100 * (entry.base or 0):.0f}%",
                           f"{100 * (entry.change or 0):+.0f}", end_section=index == len(entries) - 1)
     if table.row_count:
@@ -138,8 +139,8 @@ def _draw_taxonomy(console: Any, taxonomy: dict[str, int]) -> None:
 def _draw_next(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
     regressions = evaluation.comparison.regressions
     if regressions:
-        console.print("rerun the regressions: " + rerun_command(steps.args, regressions, steps.inherited_outputs),
-                      soft_wrap=True)
+        command = rerun_command(steps.args, regressions, steps.inherited_outputs)
+        console.print("rerun the regressions: " + _text(command), soft_wrap=True)
     blockers = baseline_blockers(evaluation, steps.errors)
     if blockers:
         console.print(f"not a baseline to keep: {'; '.join(blockers)}", soft_wrap=True)
@@ -147,8 +148,8 @@ def _draw_next(console: Any, evaluation: Evaluation, steps: NextSteps) -> None:
         console.print("to keep this run as a baseline, run it with --sebench-report=PATH")
     else:
         target = steps.baseline or "baseline.json"
-        console.print(f"accept this report as the baseline: cp {shlex.quote(steps.report)} "
-                      f"{shlex.quote(target)}", soft_wrap=True)
+        console.print(f"accept this report as the baseline: cp {_text(shlex.quote(steps.report))} "
+                      f"{_text(shlex.quote(target))}", soft_wrap=True)
 
 
 def baseline_blockers(evaluation: Evaluation, errors: int) -> list[str]:
