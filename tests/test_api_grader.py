@@ -227,15 +227,15 @@ def test_grade_many_from_several_threads(fixture_pairs, watch):
 
 
 def _children() -> set[int]:
-    """This process's child processes (the local sandbox's templates)."""
+    """This process's live child processes (the local sandbox's templates; zombies left out)."""
     found = set()
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
+                state, parent = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+            except (OSError, ValueError):
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+            if int(parent) == os.getpid() and state != "Z":
                 found.add(int(name))
     return found
 
