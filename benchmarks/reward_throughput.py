@@ -8,13 +8,17 @@ The answers are what an RL step grades: every problem of the split with ``--vari
 reasoning model's prose, and wrong ones (an off-by-one result, another problem's answer under this
 problem's function name, a made-up library name, an undefined name, NumPy imported, no code at all).
 
-- warm: :class:`pytest_sebench.api.Grader` with ``--workers`` sandboxes (default: the cores), all the
-  answers in one ``grade_many`` call; the start of the grader is timed apart.
+- warm: :class:`pytest_sebench.api.Grader` with ``--workers`` sandboxes (default: the cores), the
+  answers in ``--rounds`` calls of ``grade_many`` (an RL step's batch each); the grader's start is
+  timed apart.
 - fresh: the reference harness's way, with as many answers at once as ``--workers``: the same static
   checks, then, for an answer that must run, a program written to a temporary file and run by a new
   ``python`` that imports NumPy, builds the library and calls the answer on every case, printing each
   result (nothing is compared: this way only has to show its cost). Timed on ``--fresh`` answers spread
   evenly over all of them, and extrapolated to answers per second.
+
+The two ways take turns, a round each (a share of the warm answers, then a share of the sample), so
+that load from elsewhere on the machine slows both alike.
 
 Prints answers per second both ways and their ratio (goal: at least 10x), with the warm verdicts'
 categories.
@@ -103,6 +107,7 @@ def main() -> int:
     parser.add_argument("--variants", type=int, default=8, help="answers per problem (at most 8)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--fresh", type=int, default=96, help="answers timed the fresh way (spread evenly)")
+    parser.add_argument("--rounds", type=int, default=8, help="turns taken by the two ways")
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
 
@@ -114,26 +119,26 @@ def main() -> int:
     print(f"data: {benchmark.data_source} [{args.split}]: {len(reference)} problems x {args.variants} answers = "
           f"{len(pairs)}, mixed; workers {args.workers}; {os.cpu_count()} cores; python {sys.version.split()[0]}")
 
-    started = time.perf_counter()
-    with Grader(benchmark, workers=args.workers) as grader:
-        start = time.perf_counter() - started
-        began = time.perf_counter()
-        verdicts = grader.grade_many(pairs)
-        warm_seconds = time.perf_counter() - began
-    warm_rate = len(pairs) / warm_seconds
-    categories = Counter(verdict.category for verdict in verdicts)
-    print(f"warm  (Grader.grade_many): {len(pairs)} answers in {warm_seconds:.2f} s = {warm_rate:.1f} answers/s "
-          f"(starting the grader: {start:.2f} s)")
-    print(f"      verdicts: {dict(categories.most_common())}")
-
     step = max(1, len(pairs) // max(1, args.fresh))
     sample = pairs[::step][:args.fresh]
-    began = time.perf_counter()
-    with ThreadPoolExecutor(args.workers) as pool:
-        ways = list(pool.map(lambda pair: fresh_grade(pair[0], pair[1], library, grader.limits.timeout_seconds),
-                             sample))
-    fresh_seconds = time.perf_counter() - began
-    fresh_rate = len(sample) / fresh_seconds
+    warm_seconds = fresh_seconds = 0.0
+    verdicts, ways = [], []
+    started = time.perf_counter()
+    with Grader(benchmark, workers=args.workers) as grader, ThreadPoolExecutor(args.workers) as pool:
+        start = time.perf_counter() - started
+        for round_ in range(args.rounds):  # the two ways in turns: a busy machine slows both alike
+            began = time.perf_counter()
+            verdicts += grader.grade_many(pairs[round_::args.rounds])
+            warm_seconds += time.perf_counter() - began
+            began = time.perf_counter()
+            ways += pool.map(lambda pair: fresh_grade(pair[0], pair[1], library, grader.limits.timeout_seconds),
+                             sample[round_::args.rounds])
+            fresh_seconds += time.perf_counter() - began
+    warm_rate, fresh_rate = len(pairs) / warm_seconds, len(sample) / fresh_seconds
+    categories = Counter(verdict.category for verdict in verdicts)
+    print(f"warm  (Grader.grade_many, {args.rounds} calls): {len(pairs)} answers in {warm_seconds:.2f} s = "
+          f"{warm_rate:.1f} answers/s (starting the grader: {start:.2f} s, not counted)")
+    print(f"      verdicts: {dict(categories.most_common())}")
     print(f"fresh (a new interpreter per answer, {args.workers} at once): {len(sample)} of the {len(pairs)} answers "
           f"(every {step}th) in {fresh_seconds:.2f} s = {fresh_rate:.1f} answers/s, extrapolated to all "
           f"({dict(Counter(ways))}; 'static': settled by the checks, no interpreter)")
