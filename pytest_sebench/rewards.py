@@ -5,10 +5,12 @@
   reward manager, which hands over a whole batch (graded on all sandboxes at once).
 - :func:`trl_reward`: for TRL's ``GRPOTrainer(reward_funcs=trl_reward)``.
 
-verl loads a reward function from a file path: give it this file
-(``custom_reward_function.path=$(python -c 'import pytest_sebench.rewards as r; print(r.__file__)')``)
-or, where verl takes one, ``pkg://pytest_sebench.rewards``. The imports below are absolute so that
-the file also works when loaded by path under another module name.
+verl loads a reward function from a file path (``custom_reward_function.path``, executed as a module
+named ``custom_module``): give it this file,
+``custom_reward_function.path=$(python -c 'import pytest_sebench.rewards as r; print(r.__file__)')``,
+or a file of your own that imports these functions. The imports below are absolute so that this file
+works when loaded that way. verl's ``custom_reward_function.reward_kwargs`` arrive as keyword
+arguments and are ignored.
 
 Each process grades with one :class:`~pytest_sebench.api.Grader`, started by the first reward it
 computes, reused by every later one, closed at exit (or by :func:`close`). It is configured from the
