@@ -44,7 +44,8 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from pytest_sebench.api import CORRECT, Benchmark, DataError, Grader, Problem, Verdict, default_cache_dir
+from pytest_sebench.api import (CORRECT, Benchmark, DataError, Grader, Library, Problem, Verdict,
+                                default_cache_dir)
 from pytest_sebench.data import benchmark as loader
 from pytest_sebench.data import sources
 from pytest_sebench.data.jsonl import Line
@@ -100,11 +101,12 @@ def close() -> None:
 def _grader() -> Grader:
     with _Process.lock:
         if _Process.grader is None:
+            settings = {"sandbox": _env(ENV_SANDBOX, _sandbox_choice, "local"),  # before a slow download
+                        "workers": _env(ENV_WORKERS, parsers.count(1), os.cpu_count() or 1),
+                        "timeout": _env(ENV_TIMEOUT, parsers.positive_number, 10.0),
+                        "memory": _env(ENV_MEMORY, parsers.at_least(256 * 1024**2, "a memory limit"), 2 * 1024**3)}
             benchmark, source = _load_library_source()
-            grader = Grader(source, sandbox=_env(ENV_SANDBOX, _sandbox_choice, "local"),
-                            workers=_env(ENV_WORKERS, parsers.count(1), os.cpu_count() or 1),
-                            timeout=_env(ENV_TIMEOUT, parsers.positive_number, 10.0),
-                            memory=_env(ENV_MEMORY, parsers.at_least(256 * 1024**2, "a memory limit"), 2 * 1024**3))
+            grader = Grader(source, **settings)
             grader.start()  # a sandbox that cannot start is an error now, not a 0.0 for every answer
             _Process.grader, _Process.benchmark = grader, benchmark
             if not _Process.exit_hook:
@@ -113,7 +115,7 @@ def _grader() -> Grader:
         return _Process.grader
 
 
-def _load_library_source() -> tuple[Benchmark | None, Any]:
+def _load_library_source() -> tuple[Benchmark | None, Benchmark | Library]:
     """(the benchmark of SEBENCH_REWARD_DATA or None, what the grader is made from)."""
     docs, data = os.environ.get(ENV_DOCS) or None, os.environ.get(ENV_DATA) or None
     try:
