@@ -23,9 +23,10 @@ environment as it is at that first call:
   the default): limits per answer, as the plugin's options;
 - ``SEBENCH_REWARD_DOCS``: the ``api_doc.jsonl`` that names the library (``zwc``) and its functions;
 - ``SEBENCH_REWARD_DATA``: a data folder or hub id as ``--sebench-data`` takes it; its api_doc names
-  the library (unless SEBENCH_REWARD_DOCS is set) and its problems are those a ``sebench_id`` names.
-  With neither, the library comes from the hub dataset's api_doc, downloaded once into the user's
-  cache, as the plugin does;
+  the library (unless SEBENCH_REWARD_DOCS is set) and its problems are those a row's ``sebench_id``
+  names when the row has no cases of its own (default: the hub dataset, loaded for the first such
+  row). With neither variable, the library comes from the hub dataset's api_doc, downloaded once
+  into the user's cache, as the plugin does;
 - ``SEBENCH_REWARD_DETAILS=1``: :func:`compute_score` returns a dict (see there).
 
 A setup that cannot work (no library, a sandbox that cannot start, a bad variable) is one clear error
@@ -162,17 +163,24 @@ def _as_list(value: Any) -> Any:
     return value.tolist() if hasattr(value, "tolist") and not isinstance(value, (str, bytes)) else value
 
 
+def _by_id(fields: Mapping[str, Any]) -> bool:
+    """Does the row name its problem by ``sebench_id`` alone? A row with cases of its own is graded from
+    them (``sebench export`` writes both: its rows need no data)."""
+    return fields.get(ID_COLUMN) is not None and fields.get("test_cases") is None
+
+
 def _problem(fields: Mapping[str, Any], where: str, number: int) -> Problem:
-    """The problem a row names: ``sebench_id`` (a problem of SEBENCH_REWARD_DATA), or SE-Bench's own
-    columns: ``test_cases`` ({"input", "output"} each; the outputs are not the label),
-    ``right_exe_result`` (the label: every case's expected output, joined by '#') and, optionally,
-    ``function_name`` (a signature line; without it the answer's first function is called, as for
-    the reference's rollout files). Raises DataError for a malformed row."""
-    problem_id = fields.get(ID_COLUMN)
-    if problem_id is not None:
-        found = _Process.benchmark.by_id.get(str(problem_id)) if _Process.benchmark is not None else None
+    """The problem of a row: SE-Bench's own columns, ``test_cases`` ({"input", "output"} each; the
+    outputs are not the label), ``right_exe_result`` (the label: every case's expected output, joined
+    by '#') and, optionally, ``function_name`` (a signature line; without it the answer's first
+    function is called, as for the reference's rollout files); or, without cases, the problem its
+    ``sebench_id`` names. Raises DataError for a malformed row."""
+    if _by_id(fields):
+        benchmark = _Process.benchmark
+        found = benchmark.by_id.get(str(fields[ID_COLUMN])) if benchmark is not None else None
         if found is None:
-            raise DataError(f"{where}:{number}: no problem {problem_id!r} in {os.environ.get(ENV_DATA)}")
+            raise DataError(f"{where}:{number}: no problem {fields[ID_COLUMN]!r} in "
+                            f"{benchmark.data_source if benchmark is not None else 'the data'}")
         return found
     test_cases = _as_list(fields.get("test_cases"))
     if isinstance(test_cases, list):
@@ -223,9 +231,21 @@ def _completion_text(completion: Any) -> str:
                     f"got {type(completion).__name__}")
 
 
-def _needs_benchmark(uses_ids: bool) -> None:
-    if uses_ids and _Process.benchmark is None:
-        raise DataError(f"rows name problems by {ID_COLUMN}: set {ENV_DATA} to the data they come from")
+def _load_ids(needed: bool) -> None:
+    """Rows that name their problem by id alone need the data it comes from: SEBENCH_REWARD_DATA, else
+    the hub dataset (the plugin's default), loaded once, by the first call that has such a row. Data
+    that cannot be loaded is an error of the setup, raised there."""
+    with _Process.lock:
+        if not needed or _Process.benchmark is not None:
+            return
+        data = os.environ.get(ENV_DATA) or DEFAULT_HUB_DATASET
+        try:
+            _Process.benchmark = loader.load_benchmark(
+                data=data, docs=os.environ.get(ENV_DOCS) or None, splits=parsers.KNOWN_SPLITS,
+                splits_explicit=False, rollouts=None, cache_dir=default_cache_dir())
+        except DataError as error:
+            raise DataError(f"rows name their problem by {ID_COLUMN} alone, and {data} cannot be loaded "
+                            f"({error}); set {ENV_DATA} to the data they come from") from None
 
 
 # -- scores -------------------------------------------------------------------------------------------
@@ -275,7 +295,8 @@ def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_
     "output": str}) and ``right_exe_result`` (the label: the expected outputs joined by '#', the
     reference grader's ground truth; ``ground_truth``, verl's ``reward_model.ground_truth``, is the
     same string and stands in for it when it is missing); optionally ``function_name`` (else the
-    answer's first function is called), or ``sebench_id`` naming a problem of SEBENCH_REWARD_DATA.
+    answer's first function is called). A row without cases may name its problem by ``sebench_id``
+    (a problem of SEBENCH_REWARD_DATA). Rows written by ``sebench export --format verl`` have both.
     ``data_source`` is not read: every row is graded as SE-Bench.
 
     Returns 1.0 for a ``correct`` answer, else 0.0. With ``extra_info["sebench_details"]`` true (or
@@ -297,7 +318,7 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     if not len(solution_strs) == len(ground_truths) == len(infos):
         raise ValueError(f"solution_strs, ground_truths and extra_infos differ in length "
                          f"({len(solution_strs)}, {len(ground_truths)}, {len(infos)})")
-    _needs_benchmark(any(isinstance(info, Mapping) and info.get(ID_COLUMN) is not None for info in infos))
+    _load_ids(any(isinstance(info, Mapping) and _by_id(info) for info in infos))
 
     def row(index: int) -> Callable[[], tuple[Problem, str]]:
         number = _row_number(infos[index], index)
@@ -315,7 +336,8 @@ def trl_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
     dataset column but ``prompt`` as keyword lists, one value per completion. A completion is text
     (standard format) or a list of messages (conversational: the last assistant message is the answer).
     The problem comes from SE-Bench's columns ``test_cases`` and ``right_exe_result`` (optionally
-    ``function_name``), or from a ``sebench_id`` column naming a problem of SEBENCH_REWARD_DATA.
+    ``function_name``), or, for a row without cases, from a ``sebench_id`` column naming a problem of
+    SEBENCH_REWARD_DATA (``sebench export --format trl`` writes all of them).
     All completions of a call are graded at once. Returns 1.0 per ``correct`` answer, else 0.0;
     a malformed row scores 0.0 with a logged warning. Where TRL passes ``log_extra``, each answer's
     category is logged in the completions table as ``sebench_category``.
@@ -330,11 +352,11 @@ def trl_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
     wrong = [key for key, values in columns.items() if not isinstance(values, list) or len(values) != count]
     if wrong:
         raise ValueError(f"columns {wrong} do not hold one value per completion ({count})")
-    _needs_benchmark(ID_COLUMN in columns)
+    rows = [{key: values[index] for key, values in columns.items()} for index in range(count)]
+    _load_ids(any(_by_id(fields) for fields in rows))
 
     def row(index: int) -> Callable[[], tuple[Problem, str]]:
-        fields = {key: values[index] for key, values in columns.items()}
-        return lambda: (_problem(fields, "trl_reward completion", index), _completion_text(completions[index]))
+        return lambda: (_problem(rows[index], "trl_reward completion", index), _completion_text(completions[index]))
 
     verdicts = _grade_rows(grader, _read_rows([row(index) for index in range(count)]))
     log_extra = kwargs.get("log_extra")

@@ -2,7 +2,8 @@
 
 - the real single_test reference answers earn 1.0 exactly where the plugin's verdict is ``correct``
   (at least 200 of 259), wrong ones 0.0, through all three entry points;
-- chat-format completions, parquet's array columns, the ``sebench_id`` column, the details dict;
+- chat-format completions, parquet's array columns, the ``sebench_id`` column, the rows that
+  ``sebench export`` writes (graded from their own fields, no data needed), the details dict;
 - one malformed row among good ones costs that row only (0.0, a warning); a setup that cannot work
   (no library, a bad variable, ids without data) is one clear error at the first call;
 - no hostile answer (tests/hostile) earns anything, through compute_score and through trl_reward;
@@ -24,6 +25,8 @@ from pytest_sebench import rewards
 from pytest_sebench.api import CORRECT, DataError, Grader, load_benchmark
 from pytest_sebench.execution.base import Execution, Job, Sandbox
 from pytest_sebench.model.answers import ReferenceModel
+from pytest_sebench.prompt.export import trl_rows, verl_rows
+from pytest_sebench.prompt.templates import PromptBuilder
 from test_hostile import ANSWERS, RIGHT, fenced
 from test_hostile import host as _hostile_host  # noqa: F401  (a fixture: pytest finds it under this name)
 
@@ -124,6 +127,29 @@ def test_problems_named_by_sebench_id(real, reward_env):
     verl = rewards.compute_score("query_doc", real["answers"][0], None, {"sebench_id": ids[0]})
     assert verl == real["expected"][0]
     assert rewards.trl_reward([real["answers"][0]], sebench_id=["single_test/9999-nothing"]) == [0.0]
+    row = real["rows"][0]  # an id and cases: the cases decide (no lookup, so an unknown id is no fault)
+    both = verl_info(row, 0, sebench_id="elsewhere/0001")
+    assert rewards.compute_score("x", real["answers"][0], row["right_exe_result"], both) == real["expected"][0]
+
+
+def test_rows_that_sebench_export_writes(qel_answers, reward_env):
+    """verl's parquet rows and TRL's dataset rows as ``sebench export`` makes them (every field of
+    the problem, its id too), read back as pandas does (nested lists become NumPy arrays): graded from
+    their own fields, with no data set."""
+    pyarrow = pytest.importorskip("pyarrow")
+    reward_env(QEL)
+    benchmark = load_benchmark(data=FIXTURE_DATA)
+    prompts = PromptBuilder.create("closed", None)
+    frame = pyarrow.Table.from_pylist(list(verl_rows(benchmark, prompts))).to_pandas()
+    model = ReferenceModel(benchmark.library)
+    answers = [model.respond(problem)[0] for problem in benchmark.problems]
+    scores = [rewards.compute_score(row.data_source, answer, row.reward_model["ground_truth"], row.extra_info)
+              for row, answer in zip(frame.itertuples(), answers, strict=True)]
+    assert scores == [1.0] * len(benchmark.problems) and len({row.split for row in benchmark.problems}) == 2
+    columns = pyarrow.Table.from_pylist(list(trl_rows(benchmark, prompts))).to_pydict()
+    del columns["prompt"]  # TRL keeps it to itself
+    completions = [[{"role": "assistant", "content": answer}] for answer in answers]
+    assert rewards.trl_reward(completions, **columns) == [1.0] * len(answers)
 
 
 # --------------------------------------------------------------------------- formats and bad rows
@@ -209,8 +235,11 @@ def test_setup_errors_are_one_clear_error_at_the_first_call(reward_env, tmp_path
     reward_env({**QEL, rewards.ENV_SANDBOX: "podman"})
     with pytest.raises(ValueError, match=r"SEBENCH_REWARD_SANDBOX='podman': expected"):
         rewards.compute_score("x", fenced(RIGHT), None, info)
-    reward_env(QEL)
-    with pytest.raises(DataError, match="set SEBENCH_REWARD_DATA"):
+    reward_env(QEL)  # rows named by id alone: the hub dataset by default, which is out of reach here
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    with pytest.raises(DataError, match=r"sebench_id alone, and jintailin/SE-Bench cannot be loaded .* "
+                                        r"set SEBENCH_REWARD_DATA"):
         rewards.trl_reward([fenced(RIGHT)], sebench_id=["single_test/0000-cumsum"])
     with pytest.raises(ValueError, match="needs the dataset columns test_cases and right_exe_result"):
         rewards.trl_reward([fenced(RIGHT)], prompts=["p"], solution=["s"])
