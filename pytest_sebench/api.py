@@ -1,12 +1,16 @@
 """The plugin's loader and grader as a library, for code that is not a pytest run (a training loop, a
 notebook, a reward function).
 
-    from pytest_sebench.api import Grader, load_benchmark
+    from pytest_sebench.api import Grader, compare, evaluate, load_benchmark
 
     benchmark = load_benchmark(data="path/to/sebench", splits=["single_test"])
     with Grader(benchmark, sandbox="local", workers=8) as grader:
         verdict = grader.grade("single_test/0000-...", response_text)
         verdicts = grader.grade_many([(problem, text) for problem, text in answers])
+
+    report = evaluate("ckpt", base_url="http://gpu:8000/v1", model_revision="step-1200",
+                      baseline="best.json", max_drop=5, report="step-1200.json")
+    logger.log(report.metrics())   # and report.passed: every gate passed, no item regressed
 
 A verdict here is the one a pytest run gives the same answer: both call
 :func:`pytest_sebench.grade.verdict.judge` with a sandbox from the same registry, under the same limits.
@@ -26,10 +30,12 @@ from typing import Callable, Iterable, Sequence
 
 from .data import benchmark as _loader
 from .data.benchmark import Benchmark
+from .data.sources import user_cache_dir
 from .data.jsonl import DataError
 from .data.library import Library
 from .data.problems import Case, Problem
 from .execution.base import Limits, Sandbox, SandboxOptions, SandboxUnavailable
+from .evaluate import EvaluationError, GateOutcome, Report, compare, evaluate
 from .execution.registry import backend_for, create_backend, expected_choices
 from .grade.taxonomy import classify
 from .grade.verdict import (CATEGORIES, CORRECT, ERROR, EXE_ERROR, NUMPY, RESULT_ERROR, WITHOUT_LIBRARY,
@@ -37,7 +43,8 @@ from .grade.verdict import (CATEGORIES, CORRECT, ERROR, EXE_ERROR, NUMPY, RESULT
 from .settings.parsers import SettingError, split_list
 from .settings.table import DEFAULT_HUB_DATASET, DEFAULT_SPLITS
 
-__all__ = ["load_benchmark", "Grader", "default_cache_dir", "Benchmark", "Problem", "Case", "Library",
+__all__ = ["load_benchmark", "Grader", "evaluate", "compare", "Report", "GateOutcome", "EvaluationError",
+           "default_cache_dir", "Benchmark", "Problem", "Case", "Library",
            "Verdict", "CaseVerdict", "DataError", "SandboxUnavailable", "CATEGORIES", "CORRECT",
            "RESULT_ERROR", "EXE_ERROR", "WITHOUT_LIBRARY", "NUMPY", "ERROR", "DEFAULT_HUB_DATASET",
            "DEFAULT_SPLITS"]
@@ -52,7 +59,7 @@ _log = logging.getLogger(__name__)
 def default_cache_dir() -> Path:
     """Where downloads are kept between processes (the hub dataset's api_doc): the user's cache folder,
     ``$XDG_CACHE_HOME/pytest-sebench`` or ``~/.cache/pytest-sebench``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "pytest-sebench"
+    return user_cache_dir()
 
 
 def load_benchmark(data: PathText = DEFAULT_HUB_DATASET, docs: PathText | None = None,

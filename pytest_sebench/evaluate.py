@@ -11,7 +11,6 @@ compare`` and ``pytest --sebench-baseline`` do).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .data.sources import user_cache_dir
 from .gate.baseline import RunReport, run_report_of
 from .gate.evaluation import Evaluation, GateSettings
 from .gate.figures import OVERALL
@@ -123,10 +123,6 @@ def command_line(options: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "pytest-sebench" / "answers"
-
-
 def evaluate(model: str, *, report: str | Path | None = None, workers: int = 1,
              pytest_args: Sequence[str] = (), **options: Any) -> Report:
     """Run the benchmark against ``model`` and return its report.
@@ -139,7 +135,7 @@ def evaluate(model: str, *, report: str | Path | None = None, workers: int = 1,
     unless ``cache`` says otherwise. A failed gate is a result (``report.passed`` False); a run that
     gives none raises EvaluationError with the plugin's message.
     """
-    options.setdefault("cache", str(default_cache()))
+    options.setdefault("cache", str(user_cache_dir() / "answers"))
     if workers < 0:
         raise ValueError(f"workers must be 0 or more (pytest-xdist's -n), not {workers}")
     with tempfile.TemporaryDirectory(prefix="sebench-evaluate-") as root:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 from typing import Any, Callable
 
 from ..settings.parsers import SettingError
@@ -30,8 +28,3 @@ def console(args: argparse.Namespace) -> Any:
     from rich.console import Console
 
     return Console(width=getattr(args, "width", None), highlight=False, soft_wrap=False)
-
-
-def user_cache() -> Path:
-    """Where downloads made outside pytest are kept (the hub's api_doc): the user's cache folder."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "pytest-sebench"

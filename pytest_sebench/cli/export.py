@@ -15,10 +15,11 @@ from pathlib import Path
 
 from ..data.benchmark import load_benchmark
 from ..data.jsonl import DataError
+from ..data.sources import user_cache_dir
 from ..prompt.export import FORMATS, trl_rows, verl_rows
 from ..prompt.templates import PromptBuilder, TemplateError
 from ..settings import DEFAULT_HUB_DATASET, DEFAULT_SPLITS, parsers
-from .common import UsageProblem, typed, user_cache
+from .common import UsageProblem, typed
 
 
 def add_to(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         prompts = PromptBuilder.create(args.mode, args.prompt)
         benchmark = load_benchmark(data=args.data, docs=args.docs, splits=tuple(args.split),
-                                   splits_explicit=True, rollouts=None, cache_dir=user_cache())
+                                   splits_explicit=True, rollouts=None, cache_dir=user_cache_dir())
     except (TemplateError, DataError) as error:
         raise UsageProblem(str(error)) from None
     import datasets  # a dependency of the plugin; imported here, it takes a second

@@ -189,3 +189,10 @@ def iter_rollout_lines(path: Path) -> Iterator[Line]:
     if not path.is_file():
         raise DataError(f"--sebench-rollouts={path}: no such file")
     return read_jsonl(path)
+
+
+def user_cache_dir() -> Path:
+    """Where downloads made outside a pytest run are kept (the hub's api_doc for ``sebench export``, the
+    library API and the rewards; answers of :func:`pytest_sebench.evaluate.evaluate`):
+    ``$XDG_CACHE_HOME/pytest-sebench``, else ``~/.cache/pytest-sebench``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "pytest-sebench"
