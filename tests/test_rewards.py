@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import logging
+import subprocess
+import sys
 from typing import Any, Callable
 
 import pytest
@@ -348,3 +350,31 @@ def test_problem_ids_and_where(qel_rows):
     """A row's problem is named by where it came from (warnings and logs say it)."""
     problem = rewards._problem(verl_info(qel_rows[0], 3), "verl row", 3)
     assert problem.id == "verl row:3" and problem.entry_point is None and len(problem.cases) == 7
+
+
+def test_verl_loads_the_reward_file_by_its_path(tmp_path):
+    """verl executes ``custom_reward_function.path`` as a module named ``custom_module`` (no package
+    around it): the file must work that way, in a fresh process as a verl reward worker is."""
+    bench = load_benchmark(data=str(FIXTURE_DATA), splits=["single_test"])
+    problem = bench.problems[0]
+    row = next(iter(verl_rows(bench, PromptBuilder.create("closed", None))))
+    right = ReferenceModel(bench.library).respond(problem, 0)[0]
+    script = tmp_path / "verl_like.py"
+    script.write_text(
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('custom_module', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['custom_module'] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "score = getattr(module, 'compute_score')\n"
+        "row = json.loads(sys.argv[2])\n"
+        "args = dict(data_source=row['data_source'], ground_truth=row['reward_model']['ground_truth'],\n"
+        "            extra_info=row['extra_info'])\n"
+        "print(json.dumps([score(solution_str=sys.argv[3], **args), score(solution_str='no code', **args)]))\n",
+        encoding="utf-8")
+    env = {**os.environ, rewards.ENV_DOCS: str(FIXTURE_DATA / "api_doc.jsonl"), rewards.ENV_WORKERS: "1"}
+    done = subprocess.run(
+        [sys.executable, str(script), rewards.__file__, json.dumps(row), right],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [1.0, 0.0]
