@@ -162,7 +162,7 @@ class SebenchSession:
         run = FinishedRun(self.settings, self.benchmark, evaluation, ordered,
                           lambda: self.spool.in_order(record.id for record in ordered),
                           self.provenance() if requested(self.settings) else {},
-                          counters.to_json() if counters is not None else None)
+                          counters.to_json() if counters is not None else None, notes=self.facts.notes)
         self.output_errors = write_all(run)
         if self.output_errors:
             return INTERNAL_ERROR

@@ -40,6 +40,14 @@ def pytest_configure(config: pytest.Config) -> None:
                        capture_output=True)
 
 
+@pytest.fixture(autouse=True)
+def no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite may itself run as a GitHub Actions step, whose job summary every plugin run would
+    append to (``GITHUB_STEP_SUMMARY`` is the default of ``--sebench-step-summary``): gone from the
+    environment of every test, and so of the pytester and script subprocesses it starts."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 def shared_data_dir() -> Path:
     """``../shared/sebench`` beside the checkout, or ``$SEBENCH_SHARED_DATA``."""
     override = os.environ.get("SEBENCH_SHARED_DATA")

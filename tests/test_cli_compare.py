@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy  # noqa: F401  (loaded before pytester snapshots sys.modules: the statistics import it lazily)
 import pytest
 
-from test_gate_run import (BASE, N, NOW, SINGLE, make_baseline, report_of, right_answer, rollout_run,
-                           served_run, with_counts, wrong_answer)
+from gate_runs import (BASE, N, NOW, SINGLE, make_baseline, report_of, right_answer, rollout_run, served_run,
+                       with_counts, wrong_answer)
 from pytest_sebench.gate.baseline import load_run_report
 from pytest_sebench.gate.evaluation import GateSettings
 from pytest_sebench.report.judge import judge

@@ -189,7 +189,8 @@ def test_rerun_command_replaces_selection_and_report():
 @pytest.mark.parametrize("outputs", [
     ["--sebench-report=r.json"], ["--sebench-report", "r.json"], ["--junitxml=j.xml"], ["--junitxml", "j.xml"],
     ["--junit-xml=j.xml"], ["--sebench-save-correct", "sft.jsonl"], ["--sebench-html=r.html"],
-    ["--sebench-markdown", "r.md"], ["-o", "sebench_report=r.json"], ["--override-ini=sebench_report=r.json"],
+    ["--sebench-markdown", "r.md"], ["--sebench-step-summary=s.md"], ["-o", "sebench_step_summary=s.md"],
+    ["-o", "sebench_report=r.json"], ["--override-ini=sebench_report=r.json"],
     ["-k", "x"], ["-kx"]])
 def test_rerun_command_writes_none_of_the_runs_outputs(outputs):
     args = ["--sebench-model=ckpt", *outputs, "-n", "4", "-o", "sebench_timeout=5"]
@@ -202,6 +203,18 @@ def test_rerun_command_switches_off_outputs_set_elsewhere():
                  ("--sebench-save-correct", "ini key sebench_save_correct in /p/pytest.ini")]
     assert shlex.split(rerun_command(["--sebench-model=ckpt"], ["a"], inherited)) == [
         "SEBENCH_REPORT=", "pytest", "--sebench-model=ckpt", "-o", "sebench_save_correct=", "-k", "a"]
+
+
+def test_rerun_command_switches_off_the_job_summary():
+    """GITHUB_STEP_SUMMARY is read after SEBENCH_STEP_SUMMARY and the ini key: an empty -o stops the
+    search before it; emptying SEBENCH_STEP_SUMMARY alone would hand the setting over to it."""
+    args = ["--sebench-model=ckpt"]
+    from_github = [("--sebench-step-summary", "environment variable GITHUB_STEP_SUMMARY")]
+    assert shlex.split(rerun_command(args, ["a"], from_github)) == [
+        "pytest", "--sebench-model=ckpt", "-o", "sebench_step_summary=", "-k", "a"]
+    from_ours = [("--sebench-step-summary", "environment variable SEBENCH_STEP_SUMMARY")]
+    assert shlex.split(rerun_command(args, ["a"], from_ours)) == [
+        "SEBENCH_STEP_SUMMARY=", "pytest", "--sebench-model=ckpt", "-o", "sebench_step_summary=", "-k", "a"]
 
 
 def test_drop_gate_without_paired_items_fails():

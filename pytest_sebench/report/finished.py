@@ -23,6 +23,7 @@ class FinishedRun:
     full_records: Callable[[], Iterator[dict[str, Any]]]  # the same, whole, as JSON, one at a time
     provenance: dict[str, Any]
     requests: dict[str, Any] | None  # a served model's request counts
+    notes: tuple[str, ...] = ()  # warnings about the data and the model server, found at start
 
 
 class Output(Protocol):

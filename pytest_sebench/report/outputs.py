@@ -6,14 +6,16 @@ others: every error is kept and shown.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from ..settings import OPTION_BY_KEY, Settings
 from .files import OutputError, check_writable
 from .finished import FinishedRun, Output
 from .json_report import JsonReport
+from .markdown import MarkdownSummary, StepSummary
 from .save_correct import SaveCorrect
 
-OUTPUTS: tuple[Output, ...] = (JsonReport(), SaveCorrect())
+OUTPUTS: tuple[Output, ...] = (JsonReport(), SaveCorrect(), MarkdownSummary(), StepSummary())
 
 
 def requested(settings: Settings) -> list[tuple[Output, Path]]:
@@ -29,7 +31,13 @@ def flag_of(output: Output) -> str:
 def unwritable(settings: Settings) -> list[str]:
     """Outputs that could not be written where asked, each naming its option and where it came from."""
     return [f"{flag_of(output)}={path} (from {settings.source_of(output.setting)}): {problem}"
-            for output, path in requested(settings) if (problem := check_writable(path))]
+            for output, path in requested(settings) if (problem := _checker(output)(path))]
+
+
+def _checker(output: Output) -> Callable[[Path], str | None]:
+    """An output that does not replace its file whole (one that appends) says how to check it."""
+    check: Callable[[Path], str | None] = getattr(output, "check", check_writable)
+    return check
 
 
 def write_all(run: FinishedRun) -> dict[str, str]:

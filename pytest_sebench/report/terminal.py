@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from ..gate.evaluation import Evaluation
 from ..gate.forgetting import FunctionChange, most_forgotten, most_learned
 from ..grade.taxonomy import CLASSES, PARENT
+from ..settings import FALLBACK_ENV
 from .summary import console_text, markup_free as _text
 
 SHOWN_REGRESSIONS = 20
@@ -168,7 +169,7 @@ def baseline_blockers(evaluation: Evaluation, errors: int) -> list[str]:
 # Options whose files a rerun of a few items must not overwrite, and pytest's selection: dropped from
 # the rerun command in each of their forms (--x=V, --x V; -k V, -kV; -o key=V).
 _OUTPUT_OPTIONS = ("--sebench-report", "--sebench-save-correct", "--sebench-html", "--sebench-markdown",
-                   "--junitxml", "--junit-xml", "-k")
+                   "--sebench-step-summary", "--junitxml", "--junit-xml", "-k")
 _OUTPUT_INI_KEYS = tuple(option.lstrip("-").replace("-", "_") for option in _OUTPUT_OPTIONS
                          if option.startswith("--sebench-"))
 _OVERRIDE_INI = ("-o", "--override-ini")
@@ -178,7 +179,10 @@ def rerun_command(args: Sequence[str], item_ids: Sequence[str],
                   inherited_outputs: Sequence[tuple[str, str]] = ()) -> str:
     """This run's command line selecting ``item_ids`` with ``-k``, writing none of this run's outputs:
     output options are left out, and outputs set in the environment or an ini file are switched off
-    (an empty value unsets a setting)."""
+    (an empty value unsets a setting): ``SEBENCH_X=`` before the command for one set by its own
+    variable (the environment wins over ``-o``), ``-o sebench_x=`` for one set by an ini key or by a
+    conventional variable read after everything else (GITHUB_STEP_SUMMARY: an empty ``-o`` stops the
+    search before it, and keeps the command a plain pytest command)."""
     kept: list[str] = []
     words = iter(args)
     for arg in words:
@@ -196,8 +200,11 @@ def rerun_command(args: Sequence[str], item_ids: Sequence[str],
     prefix: list[str] = []
     for option, source in inherited_outputs:
         key = option.removeprefix("--").replace("-", "_")
-        if source.startswith("environment variable "):
-            prefix.append(f"{source.removeprefix('environment variable ')}=")
+        variable = source.removeprefix("environment variable ")
+        if variable == key.upper():
+            prefix.append(f"{variable}=")
+            if key.removeprefix("sebench_") in FALLBACK_ENV:  # emptied, ours would hand over to the fallback
+                kept += ["-o", f"{key}="]
         else:
             kept += ["-o", f"{key}="]
     return shlex.join([*prefix, "pytest", *kept, "-k", " or ".join(item_ids)])

@@ -18,8 +18,9 @@ DEFAULT_HUB_DATASET = "jintailin/SE-Bench"
 DEFAULT_SPLITS = ("single_test", "multiple_test")
 REFERENCE_MODEL = "reference"
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
-# Conventional variables of the openai SDK, read after ours (an explicit SEBENCH_* wins).
-FALLBACK_ENV = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY"}
+# Conventional variables, read after ours (an explicit SEBENCH_* wins): the openai SDK's, and the file
+# GitHub Actions shows on the run's page (a job summary), which a gate in CI appends to by itself.
+FALLBACK_ENV = {"base_url": "OPENAI_BASE_URL", "api_key": "OPENAI_API_KEY", "step_summary": "GITHUB_STEP_SUMMARY"}
 
 
 def _option(help: str, parse: Callable[[str], Any], default: Any = None, metavar: str = "VALUE", *,
@@ -116,6 +117,12 @@ class Settings:
                                      metavar="POINTS")
     save_correct: str | None = _option("write the solved answers here (reference rollout format plus the "
                                        "closed-book prompt), ready for SFT", p.text, metavar="FILE")
+    step_summary: str | None = _option(
+        "append the run's Markdown summary to this file at the end of the session (default: "
+        "GITHUB_STEP_SUMMARY, which GitHub Actions sets; -o sebench_step_summary= turns it off)", p.text,
+        metavar="PATH")
+    markdown: str | None = _option("write the run's Markdown summary here at the end of the session (a CI "
+                                   "page's text: figures, gates, regressions, verdict)", p.text, metavar="PATH")
     limit: int | None = _option("run a stable random subset of N problems per split (a quick look at a "
                                 "checkpoint); the report records it", p.count(1), metavar="N")
     seed: int = _option("which subset --sebench-limit takes (the same seed, the same problems)", p.count(0),
