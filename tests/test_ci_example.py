@@ -24,11 +24,15 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_DATA, REPO
+from pytest_sebench.settings import OPTION_BY_KEY
 
 SCRIPTS = REPO / "docs" / "examples" / "sebench-gate"
 WORKFLOW = REPO / "docs" / "examples" / "sebench-gate.yml"
 PROBLEMS = 49
 SHA = "0123456789abcdef0123456789abcdef01234567"
+# run-gate.sh writes the HTML page (--sebench-html) unless GATE_HTML is empty; the real runs below ask
+# for it once this plugin has the option.
+HTML_PAGE = "sebench-report.html" if "html" in OPTION_BY_KEY else ""
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("bash") is None, reason="the example's scripts need bash"),
@@ -64,6 +68,7 @@ class Runner:
             "GATE_SANDBOX": "local",  # the workflow's docker sandbox needs an engine and our image
             "GATE_WORKERS": "0",
             "GATE_SAMPLES": "1",
+            "GATE_HTML": HTML_PAGE,
             "COLUMNS": "120",
         }
         self.calls = 0
@@ -308,14 +313,16 @@ def test_gate_arguments(run, tmp_path):
         assert process.returncode == 0 and outputs == {"exit-code": "0"}, process.stdout
         return (tmp_path / "args").read_text().splitlines()
 
-    for name in ("GATE_SANDBOX", "GATE_SAMPLES", "GATE_WORKERS"):  # the workflow's defaults, not the tests'
+    for name in ("GATE_SANDBOX", "GATE_SAMPLES", "GATE_WORKERS", "GATE_HTML"):  # the workflow's defaults
         del run.env[name]
     first = arguments()
     assert first == ["--sebench-model=ckpt", "--sebench-base-url=http://127.0.0.1:8000/v1",
                      "--sebench-model-revision=run-7.step-1200", "--sebench-samples=5",
                      "--sebench-max-tokens=8192", "--sebench-sandbox=docker", "--sebench-cache=.sebench-cache",
                      "--sebench-report=report.json", "--junitxml=junit.xml", "--sebench-save-correct=correct.jsonl",
-                     "-n", "16", "--sebench-fail-under=single_test:0.3"]
+                     "-n", "16", "--sebench-html=sebench-report.html", "--sebench-fail-under=single_test:0.3"]
+    assert "--sebench-html=page.html" in arguments(GATE_HTML="page.html")
+    assert not [argument for argument in arguments(GATE_HTML="") if argument.startswith("--sebench-html")]
     compared = arguments(HAS_BASELINE="true", GATE_SANDBOX="local", GATE_MAX_TOKENS="4096")
     assert "--sebench-sandbox=local" in compared and "--sebench-max-tokens=4096" in compared
     assert compared[-3:] == ["--sebench-fail-under=single_test:0.3", "--sebench-baseline=baseline/last.json",
@@ -338,14 +345,15 @@ def test_gate_stops_on_refusals_naming_max_tokens(run, fake_server):
     assert "Lower --sebench-max-tokens (now 4090)" in (run.work / "pytest.log").read_text()
 
 
-# -- fetch-baseline.sh, run-gate.sh, write-summary.sh, promote.sh: the whole gate -----------------------
+# -- fetch-baseline.sh, run-gate.sh, promote.sh: the whole gate ----------------------------------------
 
 @needs_server_tools
 def test_gate_promotes_then_compares(run, tmp_path, fake_vllm):
     """The workflow's steps in order, twice. First run: no baseline branch, the gate passes (exit 0,
     report.json), promote.sh creates the branch with last.json. Second run, the same step of another
     training run: the baseline is fetched and compared (max-drop gate), the server is asked again
-    (the revision differs, so no answer is reused), and the promotion is a fast-forward."""
+    (the revision differs, so no answer is reused), and the promotion is a fast-forward. Each gate run
+    appends its Markdown page to the job summary, after what the steps before it wrote there."""
     shim, log = fake_vllm
     env = {"VLLM_BIN": str(shim), "VLLM_PORT": str(free_port()), "VLLM_READY_INTERVAL": "0.2",
            "VLLM_READY_ATTEMPTS": "150", "GITHUB_REF": "refs/heads/main", "PROMOTE_REF": "refs/heads/main",
@@ -383,18 +391,27 @@ def test_gate_promotes_then_compares(run, tmp_path, fake_vllm):
             assert "baseline" not in report["comparison"]
             assert gates == ["fail-under single_test"]
 
-        process, _ = run("write-summary.sh", REVISION=ckpt["revision"], EXIT_CODE=gate["exit-code"],
-                         BASELINE_FOUND=baseline["found"], BASELINE_COMMIT=baseline["commit"])
+        if HTML_PAGE:
+            assert (run.work / HTML_PAGE).is_file()
         summary = (tmp_path / "summary.md").read_text()
-        assert f"revision {ckpt['revision']}: pytest exit 0" in summary and "SE-Bench summary" in summary
+        pages = summary.split("## SE-Bench: ")[1:]
+        assert len(pages) == len(promoted) + 1  # one page per gate run, none replaced
+        page = pages[-1]
+        assert page.startswith(f"ckpt@{ckpt['revision']}\n\n✅ **Passed**: no item failed, every gate passed")
+        assert "| single\\_test | 31 | 100.0% |" in page
+        assert "| fail-under single\\_test | ✅ PASS |" in page
+        assert ("| max-drop | ✅ PASS |" in page) == bool(promoted)
+        assert ("**Against ckpt@run-7.step-1200** (baseline/last.json, " in page) == bool(promoted)
         # the fake server, unlike vLLM, reports no weights' path: the plugin's warning reaches the summary
-        assert "\nWARNING: the model server at" in summary
+        assert "**Warnings**\n\n- the model server at" in page
 
         process, _ = run("promote.sh", GATE_EXIT_CODE=gate["exit-code"], PARENT=baseline["commit"],
                          REVISION=ckpt["revision"], CKPT=ckpt["path"], RUN_URL="https://example.invalid/1", **env)
         assert process.returncode == 0, process.stdout + process.stderr
         head = baseline_branch(run)
         promoted.append(head)
+        # a paragraph of its own under the page (not a row of its last table)
+        assert (tmp_path / "summary.md").read_text().endswith(f"\n\n\nbaseline is now {ckpt['revision']} ({head})\n")
         origin = run.tmp / "origin.git"
         assert git("show", f"{head}:last.json", cwd=origin) == (run.work / "report.json").read_text()
         message = git("log", "-1", "--format=%B", head, cwd=origin)

@@ -289,7 +289,7 @@ def test_the_job_summary_is_appended_to(pytester, monkeypatch, workers, variable
         pages.append(page.read_text(encoding="utf-8"))
     text = summary.read_text(encoding="utf-8")
     assert text.startswith(earlier + "\n## SE-Bench: rollouts\n")
-    assert text.count("## SE-Bench: rollouts\n") == 3 and text.endswith("\n" + pages[0] + "\n" + pages[1])
+    assert text.count("## SE-Bench: rollouts\n") == 3 and text.endswith("\n" + pages[0] + "\n\n" + pages[1] + "\n")
 
     line = next(line for line in result.stdout.lines if line.startswith("rerun the regressions: "))
     words = shlex.split(line.removeprefix("rerun the regressions: "))

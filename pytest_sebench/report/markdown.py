@@ -198,6 +198,7 @@ class StepSummary:
         return check_appendable(path)
 
     def write(self, run: FinishedRun, path: Path) -> None:
-        # a blank line first: the file may end in another step's text without a line break, which
-        # would swallow the heading
-        append_whole(path, "\n" + render_markdown(run))
+        # Blank lines around the page: the file may end in another step's text without a line break,
+        # which would swallow the heading, and a line written after the page would join its last table
+        # or list.
+        append_whole(path, "\n" + render_markdown(run) + "\n")

@@ -71,4 +71,7 @@ branch=${BASELINE_BRANCH:-sebench-baseline}
 if ! git -c core.hooksPath=/dev/null push origin "$commit:refs/heads/$branch"; then
     fail "push to $branch refused (see above): the branch moved after this run fetched it, so this run was judged against an older baseline (dispatch it again), or the token may not push there"
 fi
-echo "baseline is now ${REVISION:-?} ($commit)" | tee -a "${GITHUB_STEP_SUMMARY:-/dev/null}"
+promoted="baseline is now ${REVISION:-?} ($commit)"
+echo "$promoted"
+# after a blank line: a line right under the gate's Markdown summary would join its last table or list
+printf '\n%s\n' "$promoted" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"

@@ -7,11 +7,13 @@
 #      GATE_SAMPLES (5), GATE_WORKERS (16 xdist workers), GATE_FAIL_UNDER (single_test:0.3) and
 #      GATE_MAX_DROP (5 points; set empty, either gate is off), GATE_MAX_TOKENS (8192; prompt + this
 #      must fit the server's context, vLLM's --max-model-len, or the server refuses every request),
-#      GATE_SANDBOX (docker), ANSWER_CACHE (.sebench-cache), BASELINE_DIR (baseline).
+#      GATE_SANDBOX (docker), ANSWER_CACHE (.sebench-cache), BASELINE_DIR (baseline), GATE_HTML
+#      (sebench-report.html, the run's HTML page; set empty, none is written).
 #      Arguments are passed on to pytest. Everything else (data, split, mode, prompt) comes from the
 #      sebench_* ini keys of the repository.
-# Out: report.json, junit.xml, correct.jsonl, pytest.log; exit-code=N in $GITHUB_OUTPUT; exits with
-#      pytest's status (0 only when every gate passed).
+# Out: report.json, junit.xml, correct.jsonl, the HTML page, pytest.log; exit-code=N in $GITHUB_OUTPUT;
+#      exits with pytest's status (0 only when every gate passed). The plugin itself appends the run's
+#      Markdown summary to $GITHUB_STEP_SUMMARY (the job summary on the run's page) when the run ends.
 #
 # This step runs model-written code. It refuses to start while a token is in its environment or in
 # .git/config (actions/checkout without persist-credentials: false): with --sebench-sandbox=local as
@@ -33,6 +35,7 @@ fi
 samples=${GATE_SAMPLES:-5}
 max_drop=${GATE_MAX_DROP-5}
 fail_under=${GATE_FAIL_UNDER-single_test:0.3}
+html=${GATE_HTML-sebench-report.html}
 args=(
     --sebench-model="${SERVED_NAME:-ckpt}"
     --sebench-base-url="${BASE_URL:-http://127.0.0.1:${VLLM_PORT:-8000}/v1}"
@@ -46,6 +49,9 @@ args=(
     --sebench-save-correct=correct.jsonl
     -n "${GATE_WORKERS:-16}"
 )
+if [ -n "$html" ]; then
+    args+=(--sebench-html="$html")
+fi
 if [ -n "${SELECT:-}" ]; then
     args+=(-k "$SELECT")  # a subset: aggregate bars mean nothing on a hand-picked subset
 elif [ -n "$fail_under" ]; then
