@@ -239,6 +239,27 @@ def test_regressions_are_capped_and_names_stay_text(pytester):
     assert gate[0][:2] == ["max-drop", "❌ **FAIL**"]
 
 
+def test_a_baseline_without_an_item_in_common(pytester):
+    """Nothing paired: no table of zeros, but the reason, the counts of what is missing, and the gate
+    that cannot look failing."""
+    baseline = make_baseline(pytester, BASE)
+    data = report_of(baseline)
+    for item in data["items"]:
+        item["id"] = item["id"].replace("rollouts/", "rollouts/9")
+    baseline.write_text(json.dumps(data))
+    page = pytester.path / "now.md"
+    result = rollout_run(pytester, "now", NOW, f"--sebench-baseline={baseline}", "--sebench-max-drop=5",
+                         f"--sebench-markdown={page}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = page.read_text(encoding="utf-8")
+    assert text.splitlines()[2] == "❌ **Failed**: gate max-drop failed."
+    assert "\nNo item was paired with the baseline (none in common, or infrastructure errors on a side).\n" in text
+    assert (f"Items: 0 regressions, 0 improvements, 0 known gaps, 0 flaky; {N} in the baseline but not run now; "
+            f"{N} run now but not in the baseline.") in text
+    assert table(text, "gate")[0][:2] == ["max-drop", "❌ **FAIL**"]
+    assert "Regressions" not in text and "forgotten" not in text
+
+
 def test_a_value_the_template_forgot_to_escape_is_refused():
     with pytest.raises(TypeError, match="unescaped"):
         markdown_environment().from_string("{{ name }}").render(name="<b>x</b>")

@@ -133,7 +133,7 @@ def _baseline(comparison: Comparison) -> dict[str, Any]:
     rows = [{"name": name, "item_count": diff.items, "now": diff.now, "before": diff.base, "change": diff.difference,
              "ci": (diff.low, diff.high), "p": diff.p_value,
              "test": "exact McNemar" if diff.method == "mcnemar" else "paired bootstrap"}
-            for name, diff in comparison.paired.items()]
+            for name, diff in comparison.paired.items() if diff.items]  # none paired: no figures to show
     return {"label": baseline.label, "path": baseline.path, "time": baseline.provenance.get("time") or "time unknown",
             "rows": rows, "regressions": len(comparison.regressions), "improvements": len(comparison.improvements),
             "known_gaps": len(comparison.known_gaps), "flaky": len(comparison.flaky),
