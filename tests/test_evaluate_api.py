@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import FIXTURE_DATA
-from test_gate_run import SINGLE, right_answer, wrong_answer
+from gate_runs import SINGLE, right_answer, wrong_answer
 from pytest_sebench.evaluate import EvaluationError, compare, evaluate
 from pytest_sebench.testing import FakeServer, table_responder
 
