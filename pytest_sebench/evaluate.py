@@ -142,9 +142,11 @@ def evaluate(model: str, *, report: str | Path | None = None, workers: int = 1,
         target = Path(report).expanduser().resolve() if report is not None else Path(root) / "report.json"
         config = Path(root) / "pytest.ini"
         config.write_text("[pytest]\n", encoding="utf-8")  # not the caller's project configuration
+        # A training job under GitHub Actions evaluates many times: no job-summary page per call unless asked
+        quiet = [] if "step_summary" in options else ["-o", "sebench_step_summary="]
         argv = [sys.executable, "-m", "pytest", "-c", str(config), "--rootdir", root, "-p", "no:cacheprovider",
-                "-q", "-n", str(workers), *command_line({"model": model, **options}), f"--sebench-report={target}",
-                *pytest_args]
+                "-q", "-n", str(workers), *quiet, *command_line({"model": model, **options}),
+                f"--sebench-report={target}", *pytest_args]
         done = subprocess.run(argv, cwd=root, capture_output=True, text=True)
         output = done.stdout + done.stderr
         if done.returncode not in _RESULT_STATUSES or not target.is_file():

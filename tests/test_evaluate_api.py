@@ -25,8 +25,10 @@ def table(solved: int) -> dict:
     return {p.signature: right_answer(p) if index < solved else wrong_answer(p) for index, p in enumerate(FOUR)}
 
 
-def test_a_run_from_python_returns_its_report(tmp_path):
+def test_a_run_from_python_returns_its_report(tmp_path, monkeypatch):
     path = tmp_path / "step-100.json"
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))  # a training job under GitHub Actions
     with FakeServer(table_responder(table(4), default="no idea")) as server:
         report = evaluate("ckpt", report=path, model_revision="step-100", workers=0, **options(server, tmp_path / "c"))
         asked = server.completion_attempts
@@ -41,6 +43,7 @@ def test_a_run_from_python_returns_its_report(tmp_path):
     assert metrics["sebench/single_test/accuracy"] == report.accuracy("single_test")
     assert metrics["sebench/failed_gates"] == 0.0 and set(report.splits) == {"single_test"}
     assert len(list(again.run.items())) == 4  # a temporary report's items were read before it went
+    assert not summary.exists()  # evaluations write no job-summary page unless asked (step_summary=...)
 
 
 def test_a_drop_fails_the_gate_and_compare_agrees(tmp_path):
