@@ -11,11 +11,12 @@ from typing import Callable
 from ..settings import OPTION_BY_KEY, Settings
 from .files import OutputError, check_writable
 from .finished import FinishedRun, Output
+from .html.output import HtmlPage
 from .json_report import JsonReport
 from .markdown import MarkdownSummary, StepSummary
 from .save_correct import SaveCorrect
 
-OUTPUTS: tuple[Output, ...] = (JsonReport(), SaveCorrect(), MarkdownSummary(), StepSummary())
+OUTPUTS: tuple[Output, ...] = (JsonReport(), HtmlPage(), SaveCorrect(), MarkdownSummary(), StepSummary())
 
 
 def requested(settings: Settings) -> list[tuple[Output, Path]]:

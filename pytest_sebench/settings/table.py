@@ -55,6 +55,8 @@ class Settings:
                                 p.at_least(4096, "an output limit"), 1024**2, "SIZE")
     report: str | None = _option("write a JSON report here at the end of the session", p.text,
                                  metavar="PATH")
+    html: str | None = _option("write a self-contained HTML page of the run here at the end of the session "
+                               "(with --sebench-baseline, both runs as checkpoints)", p.text, metavar="PATH")
     sandbox: str = _option(
         "where answers run: local (a warm process on this machine), docker (containers of our image), "
         "the URL of a remote sandbox speaking the reference harness's API, or a backend a plugin adds",
