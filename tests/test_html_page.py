@@ -24,7 +24,8 @@ import numpy  # noqa: F401
 from pytest_sebench.cli.main import main
 from pytest_sebench.prompt.templates import PromptBuilder
 from pytest_sebench.report.html.history import Checkpoint, heat_map
-from pytest_sebench.report.html.items import decode_island
+from pytest_sebench.report.html.code import TokenClasses
+from pytest_sebench.report.html.items import decode_island, item_details, reasoning_limit
 from pytest_sebench.report.html.page import build_page, render_page
 from pytest_sebench.report.html.prompts import PromptMaker, fill
 from pytest_sebench.report.runs import read_run
@@ -114,6 +115,9 @@ def test_checkpoints_are_judged_as_the_plugin_judges(pytester):
     cells = heat[:heat.index("</g>")].count("<path")
     assert cells == 2 * len(changed)
     assert f"{len(changed)} of the {len(changed)} functions whose pass rate changed" in page
+    again = pytester.path / "again.html"
+    assert main(["html", str(base), str(now), "-o", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()  # the same reports, the same page (charts included)
 
 
 def _functions(path: Path, index: int) -> list[str]:
@@ -153,6 +157,17 @@ def test_prompts_are_rebuilt_as_the_plugin_built_them(mode):
         assert rebuilt == before + heading + "[the docs of qel.vihalir: not kept in the report]" + answer
 
 
+def test_long_reasoning_keeps_its_beginning_and_end():
+    assert reasoning_limit(699 * 5) == 1_000 and reasoning_limit(49) == 20_000  # a share of 2 million
+    thoughts = "first " + "x" * 50_000 + " last"
+    item = {"id": "single_test/0000-x", "samples": [{"category": "correct", "answer": {"reasoning": thoughts,
+                                                                                        "response": "short"}}]}
+    (sample,) = item_details(item, PromptMaker({}, "qel"), TokenClasses(), reasoning=1_000)["samples"]
+    assert sample["think"].startswith("first ") and sample["think"].endswith(" last") and sample["resp"] == "short"
+    assert "[... 49,011 characters left out here; the JSON report keeps the whole text ...]" in sample["think"]
+    assert len(sample["think"]) < 1_100
+
+
 def test_a_reports_template_cannot_run_format_specs():
     text = fill("{query:>999999999} {query.__class__} {query!r} {{x}} {query}", {"query": "Q"})
     assert text == "{query:>999999999} {query.__class__} {query!r} {x} Q"
@@ -173,7 +188,8 @@ def test_an_unreadable_report_is_one_message(tmp_path, capsys, content, why):
     assert list(tmp_path.iterdir()) == ([report] if content is not None else [])
 
 
-@pytest.mark.parametrize("where, why", [("missing/page.html", "folder"), (".", "is a folder")])
+@pytest.mark.parametrize("where, why", [("missing/page.html", "folder"), (".", "is a folder"),
+                                        ("baseline.json", "is one of the reports read")])
 def test_an_unwritable_output_is_named_and_nothing_is_written(pytester, capsys, where, why):
     report = make_baseline(pytester, BASE)
     before = sorted(pytester.path.iterdir())

@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     problem = check_writable(output)
     if problem:  # before any report is read
         raise UsageProblem(f"-o {output}: {problem}")
+    inputs = [*args.reports, *([args.baseline] if args.baseline is not None else [])]
+    if any(path.resolve() == output.resolve() for path in inputs):
+        raise UsageProblem(f"-o {output} is one of the reports read: the page would replace it")
     checkpoints = checkpoints_of(args)
     from ..report.html.page import write_page
 

@@ -23,6 +23,12 @@ from .figures import mapping
 from .prompts import PromptMaker
 
 ISLAND_VERSION = 1
+# A reasoning model writes thousands of words per sample: 699 items x 5 samples of it would make a page
+# of tens of MB. The page keeps about this much reasoning over all samples (each sample's share between
+# the bounds below, its beginning and its end); the JSON report keeps every word.
+REASONING_BUDGET = 2_000_000
+REASONING_PER_SAMPLE = (1_000, 20_000)
+RESPONSE_LIMIT = 8_000  # a response longer than this (one that ran on until max_tokens) is cut the same way
 # One letter per category in a row's sample marks (the colour says it too; the title names it).
 MARKS = {"correct": "✓", "result_error": "R", "exe_error": "E", "without_zwc": "Z", "numpy": "N", "error": "!"}
 
@@ -112,6 +118,21 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def reasoning_limit(samples: int) -> int:
+    """Characters of reasoning the page keeps per sample, for a run of this many samples."""
+    low, high = REASONING_PER_SAMPLE
+    return max(low, min(high, REASONING_BUDGET // max(samples, 1)))
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """The text's beginning and end, with what was left out said where it was (None stays None)."""
+    if text is None or len(text) <= limit:
+        return text
+    head = limit * 3 // 4
+    return (text[:head] + f"\n[... {len(text) - limit:,} characters left out here; the JSON report keeps the "
+            "whole text ...]\n" + text[len(text) - (limit - head):])
+
+
 class _Interned:
     """An item's distinct values, each stored once; samples refer to them by number."""
 
@@ -127,8 +148,10 @@ class _Interned:
         return self._index[key]
 
 
-def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenClasses) -> dict[str, Any]:
-    """What the page shows when the item is opened, with repeats stored once."""
+def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenClasses,
+                 reasoning: int = REASONING_PER_SAMPLE[1]) -> dict[str, Any]:
+    """What the page shows when the item is opened, with repeats stored once (``reasoning``: the
+    characters of reasoning kept per sample)."""
     problem = mapping(item.get("problem"))
     example = problem.get("example")
     codes, case_sets, results = _Interned(), _Interned(), _Interned()
@@ -146,7 +169,8 @@ def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenCl
             "cases": case_sets.number([[_text(case.get("input")), _text(case.get("expected"))] for case in cases]),
             "got": results.number([[_text(case.get("got")), bool(case.get("passed")), _text(case.get("error")),
                                     _text(case.get("detail"))] for case in cases]),
-            "resp": _text(answer.get("response")), "think": _text(answer.get("reasoning")),
+            "resp": clip(_text(answer.get("response")), RESPONSE_LIMIT),
+            "think": clip(_text(answer.get("reasoning")), reasoning),
             "stderr": str(sample.get("stderr") or ""), "finish": _text(answer.get("finish_reason")),
             "cut": bool(answer.get("truncated")), "sec": sample.get("seconds"),
             "tokens": [answer.get("prompt_tokens"), answer.get("completion_tokens"), answer.get("reasoning_tokens")]})
@@ -178,10 +202,12 @@ def _row(index: int, item: Mapping[str, Any], vocabularies: dict[str, Vocabulary
                    taxonomy, functions, keys)
 
 
-def items_view(items: Iterable[Mapping[str, Any]], prompts: PromptMaker,
-               figures: Mapping[str, Any]) -> ItemsView:
+def items_view(items: Iterable[Mapping[str, Any]], prompts: PromptMaker, figures: Mapping[str, Any],
+               samples: int = 0) -> ItemsView:
     """Rows for the list and the data island, from the run's items (read once, in run order).
-    ``figures`` go into the island too (the run's summary, gates and comparison counts)."""
+    ``figures`` go into the island too (the run's summary, gates and comparison counts); ``samples``,
+    the run's count of samples, decides how much of each reasoning is kept."""
+    reasoning = reasoning_limit(samples)
     vocabularies = {"split": Vocabulary(), "category": Vocabulary(CATEGORIES), "taxonomy": Vocabulary(CLASSES),
                     "function": Vocabulary()}
     classes = TokenClasses()
@@ -190,7 +216,7 @@ def items_view(items: Iterable[Mapping[str, Any]], prompts: PromptMaker,
     rows = []
     for index, item in enumerate(items):
         rows.append(_row(index, item, vocabularies))
-        island.write(("," if index else "") + _compact(item_details(item, prompts, classes)))
+        island.write(("," if index else "") + _compact(item_details(item, prompts, classes, reasoning)))
     island.write(f'],"tokenClasses":{_compact(classes.names)},"figures":{_compact(figures)}}}')
     data = island.close()
     rows.sort(key=lambda row: row.first)  # stable: run order within each group

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from ... import __version__
 from ...gate.evaluation import Evaluation
+from ...gate.figures import OVERALL
 from ..files import open_atomically
 from ..runs import RunData
 from ..templating import render
@@ -72,7 +73,8 @@ def build_page(checkpoints: Sequence[RunData]) -> Page:
     summary = mapping(run.top.get("summary"))
     prompts = PromptMaker(run.provenance, str(summary.get("library") or ""))
     rates = FunctionRates()
-    view = items_view(rates.reading(run.items()), prompts, island_figures(run.top))
+    overall = mapping(summary.get(OVERALL))
+    view = items_view(rates.reading(run.items()), prompts, island_figures(run.top), int(overall.get("samples") or 0))
     charts = None
     if earlier:
         points = [checkpoint(old) for old in earlier] + [checkpoint(run, rates)]

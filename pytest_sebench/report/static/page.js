@@ -101,7 +101,7 @@
     if (sample.resp === null) drop(node, "resp-box");
     else {
       put(node, "resp", sample.resp);
-      slot(node, "resp-box").open = !passed;
+      slot(node, "resp-box").open = sample.code === null; // with no code, the response is what failed
     }
     if (!sample.think) drop(node, "think-box");
     else put(node, "think", sample.think);
