@@ -28,7 +28,7 @@ from pytest_sebench.report.html.code import TokenClasses
 from pytest_sebench.report.html.items import decode_island, item_details, reasoning_limit
 from pytest_sebench.report.html.page import build_page, render_page
 from pytest_sebench.report.html.prompts import PromptMaker, fill
-from pytest_sebench.report.runs import read_run
+from pytest_sebench.report.runs import RunData, read_run
 from test_gate_run import BASE, BENCH, NOW, N, SINGLE, make_baseline, report_of, rollout_run
 
 WORKERS = ["-n0", "-n2"]
@@ -166,6 +166,18 @@ def test_long_reasoning_keeps_its_beginning_and_end():
     assert sample["think"].startswith("first ") and sample["think"].endswith(" last") and sample["resp"] == "short"
     assert "[... 49,011 characters left out here; the JSON report keeps the whole text ...]" in sample["think"]
     assert len(sample["think"]) < 1_100
+
+
+def test_a_report_with_odd_fields_still_makes_a_page():
+    odd = RunData("odd.json", {"summary": {"splits": {"x": {"mean_at_k": float("nan"), "k": 1}}, "library": 3},
+                               "gates": "none", "comparison": [], "provenance": {"model": "?"}},
+                  lambda: iter([{"id": "x/1", "samples": "none"},
+                                {"id": "x/2", "problem": [], "samples": [1, {"category": "correct", "seconds": float("nan"),
+                                                                          "cases": "none", "answer": []}]}]))
+    island = island_of(render_page(build_page([odd])))
+    assert [item["id"] for item in island["items"]] == ["x/1", "x/2"]
+    assert island["items"][1]["samples"][0]["sec"] is None
+    assert island["figures"]["summary"]["splits"]["x"]["mean_at_k"] is None  # strict JSON for the browser
 
 
 def test_a_reports_template_cannot_run_format_specs():

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ...gate.figures import OVERALL
+from .fields import mapping
 
 FORGOTTEN_ROWS = 15  # the most forgotten functions listed under the comparison
 LISTED_IDS = 20  # item ids listed per comparison list (each a link to its item)
@@ -29,10 +30,6 @@ def interval(pair: Any) -> str:
 
 def points(value: Any) -> str:
     return f"{100 * float(value):+.1f}" if isinstance(value, (int, float)) else DASH
-
-
-def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> Sequence[Any]:

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from ...gate.figures import OVERALL
 from ...grade.verdict import CORRECT
 from ..runs import RunData
-from .figures import mapping
+from .fields import mapping, samples_of
 
 HEAT_ROWS = 40  # most functions the heat map shows (the page says how many changed)
 _SAME = 1e-9
@@ -26,7 +26,7 @@ class FunctionRates:
     counts: dict[str, int] = field(default_factory=dict)
 
     def add(self, item: Mapping[str, Any]) -> None:
-        samples = [sample for sample in item.get("samples") or () if isinstance(sample, dict)]
+        samples = samples_of(item)
         rate = sum(1 for s in samples if s.get("category") == CORRECT) / len(samples) if samples else 0.0
         for name in dict.fromkeys(str(n) for n in item.get("library_functions") or item.get("functions") or ()):
             self.sums[name] = self.sums.get(name, 0.0) + rate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -19,7 +20,7 @@ from ...gate.outcomes import REGRESSION
 from ...grade.taxonomy import CLASSES
 from ...grade.verdict import CATEGORIES
 from .code import TokenClasses, highlight
-from .figures import mapping
+from .fields import mapping, samples_of
 from .prompts import PromptMaker
 
 ISLAND_VERSION = 1
@@ -118,6 +119,22 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _number(value: Any) -> float | None:
+    """A finite number or None: the island is strict JSON (a hand-edited report may hold NaN)."""
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite number replaced by None, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [finite(inner) for inner in value]
+    return value
+
+
 def reasoning_limit(samples: int) -> int:
     """Characters of reasoning the page keeps per sample, for a run of this many samples."""
     low, high = REASONING_PER_SAMPLE
@@ -157,11 +174,12 @@ def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenCl
     codes, case_sets, results = _Interned(), _Interned(), _Interned()
     highlighted: dict[str, int] = {}
     samples = []
-    for sample in item.get("samples") or ():
+    for sample in samples_of(item):
         code = str(sample.get("code") or "")
         if code and code not in highlighted:
             highlighted[code] = codes.number(list(highlight(code, classes)))
-        cases = [case for case in sample.get("cases") or () if isinstance(case, dict)]
+        cases = sample.get("cases")
+        cases = [case for case in cases if isinstance(case, dict)] if isinstance(cases, list) else []
         answer = mapping(sample.get("answer"))
         samples.append({
             "n": sample.get("sample"), "cat": _text(sample.get("category")), "tax": _text(sample.get("taxonomy")),
@@ -172,8 +190,8 @@ def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenCl
             "resp": clip(_text(answer.get("response")), RESPONSE_LIMIT),
             "think": clip(_text(answer.get("reasoning")), reasoning),
             "stderr": str(sample.get("stderr") or ""), "finish": _text(answer.get("finish_reason")),
-            "cut": bool(answer.get("truncated")), "sec": sample.get("seconds"),
-            "tokens": [answer.get("prompt_tokens"), answer.get("completion_tokens"), answer.get("reasoning_tokens")]})
+            "cut": bool(answer.get("truncated")), "sec": _number(sample.get("seconds")),
+            "tokens": [_number(answer.get(key)) for key in ("prompt_tokens", "completion_tokens", "reasoning_tokens")]})
     return {"id": item["id"], "query": str(problem.get("query") or ""), "sig": str(problem.get("signature") or ""),
             "ex": [_text(example.get("input")), _text(example.get("output"))] if isinstance(example, dict) else None,
             "prompt": prompts.prompt(item), "codes": codes.values, "caseSets": case_sets.values,
@@ -186,7 +204,7 @@ def _mark(category: str) -> tuple[str, str, str]:
 
 def _row(index: int, item: Mapping[str, Any], vocabularies: dict[str, Vocabulary]) -> ItemRow:
     outcome = mapping(item.get("outcome"))
-    samples = [sample for sample in item.get("samples") or () if isinstance(sample, dict)]
+    samples = samples_of(item)
     categories = [str(sample.get("category")) for sample in samples]
     taxonomy = tuple(dict.fromkeys(str(sample["taxonomy"]) for sample in samples if sample.get("taxonomy")))
     functions = tuple(dict.fromkeys(str(name) for name in item.get("library_functions") or item.get("functions") or ()))
@@ -217,7 +235,7 @@ def items_view(items: Iterable[Mapping[str, Any]], prompts: PromptMaker, figures
     for index, item in enumerate(items):
         rows.append(_row(index, item, vocabularies))
         island.write(("," if index else "") + _compact(item_details(item, prompts, classes, reasoning)))
-    island.write(f'],"tokenClasses":{_compact(classes.names)},"figures":{_compact(figures)}}}')
+    island.write(f'],"tokenClasses":{_compact(classes.names)},"figures":{_compact(finite(figures))}}}')
     data = island.close()
     rows.sort(key=lambda row: row.first)  # stable: run order within each group
     return ItemsView(rows, base64.b64encode(data).decode("ascii"), island.size, vocabularies)

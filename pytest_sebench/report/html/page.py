@@ -25,7 +25,8 @@ from ..runs import RunData
 from ..templating import render
 from .charts import accuracy_chart, heat_map_chart
 from .code import style_sheet
-from .figures import Figures, figures, island_figures, mapping, provenance_facts
+from .fields import mapping
+from .figures import Figures, figures, island_figures, provenance_facts
 from .history import HEAT_ROWS, FunctionRates, checkpoint, heat_map
 from .items import ItemsView, items_view
 from .prompts import PromptMaker

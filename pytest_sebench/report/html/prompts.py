@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping, Sequence
 
-from .figures import mapping
+from .fields import mapping
 
 
 def example_text(example: Mapping[str, Any] | None) -> str:
