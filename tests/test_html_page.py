@@ -169,11 +169,11 @@ def test_long_reasoning_keeps_its_beginning_and_end():
 
 
 def test_a_report_with_odd_fields_still_makes_a_page():
+    sample = {"category": "correct", "seconds": float("nan"), "cases": "none", "answer": []}
     odd = RunData("odd.json", {"summary": {"splits": {"x": {"mean_at_k": float("nan"), "k": 1}}, "library": 3},
                                "gates": "none", "comparison": [], "provenance": {"model": "?"}},
                   lambda: iter([{"id": "x/1", "samples": "none"},
-                                {"id": "x/2", "problem": [], "samples": [1, {"category": "correct", "seconds": float("nan"),
-                                                                          "cases": "none", "answer": []}]}]))
+                                {"id": "x/2", "problem": [], "samples": [1, sample]}]))
     island = island_of(render_page(build_page([odd])))
     assert [item["id"] for item in island["items"]] == ["x/1", "x/2"]
     assert island["items"][1]["samples"][0]["sec"] is None
