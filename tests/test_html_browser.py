@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import pytest
 
 from conftest import FIXTURE_DATA
-from test_gate_run import BASE, NOW, N, report_of, rollout_file
+from gate_runs import BASE, NOW, N, report_of, rollout_file
 from test_html_page import HOSTILE, hostile_report
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -29,7 +29,7 @@ from pytest_sebench.report.html.items import decode_island, item_details, reason
 from pytest_sebench.report.html.page import build_page, render_page
 from pytest_sebench.report.html.prompts import PromptMaker, fill
 from pytest_sebench.report.runs import RunData, read_run
-from test_gate_run import BASE, BENCH, NOW, N, SINGLE, make_baseline, report_of, rollout_run
+from gate_runs import BASE, BENCH, NOW, N, SINGLE, make_baseline, report_of, rollout_run
 
 WORKERS = ["-n0", "-n2"]
 HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'
@@ -266,7 +266,7 @@ def test_an_unwritable_page_stops_the_run_before_it_starts(pytester):
 
 def test_a_served_run_keeps_its_prompts_and_pass_at_k(pytester):
     from pytest_sebench.testing import FakeServer, table_responder
-    from test_gate_run import right_answer, wrong_answer
+    from gate_runs import right_answer, wrong_answer
 
     problems = SINGLE[:2]
     table = {p.signature: [right_answer(p), wrong_answer(p), right_answer(p)] for p in problems}

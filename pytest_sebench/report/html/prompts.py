@@ -10,15 +10,8 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping, Sequence
 
+from ...prompt.templates import example_text
 from .fields import mapping
-
-
-def example_text(example: Mapping[str, Any] | None) -> str:
-    """The problem's example as the prompt shows it (prompt/templates.py's layout; the tests compare
-    a rebuilt prompt with the plugin's own)."""
-    if not isinstance(example, dict):
-        return "(none)"
-    return f"Input: {example.get('input', '')}\nOutput: {example.get('output', '')}"
 
 
 def docs_note(mode: str | None, library: str, functions: Sequence[str]) -> str:
@@ -51,6 +44,12 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
+def _pair(example: Any) -> tuple[str, str] | None:
+    if not isinstance(example, dict):
+        return None
+    return str(example.get("input", "")), str(example.get("output", ""))
+
+
 class PromptMaker:
     """Fills one run's template for each of its items (None when the run asked no model: the reference
     model, a rollout file)."""
@@ -69,6 +68,6 @@ class PromptMaker:
         problem = mapping(item.get("problem"))
         functions = [str(name) for name in item.get("library_functions") or item.get("functions") or ()]
         return fill(self.template, {
-            "query": str(problem.get("query") or "").strip(), "example": example_text(problem.get("example")),
+            "query": str(problem.get("query") or "").strip(), "example": example_text(_pair(problem.get("example"))),
             "signature": str(problem.get("signature") or ""), "library": self.library,
             "docs": docs_note(self.mode, self.library, functions)})
