@@ -149,13 +149,13 @@ def test_the_prompt_is_rebuilt_as_the_server_received_it(k3, tmp_path, mode):
         # open mode: the docs are not in the report; a note names them, the rest is the prompt sent
         before, after = sent.split("you may need:\n\n", 1)
         after = after[after.index("\n\nComplete this function"):]
-        note = f"[the docs of {', '.join(item['library_functions'])} stood here: the report does not keep docs]"
+        note = f"[the docs of {', '.join(item['library_functions'])}: not kept in the report]"
         assert rebuilt.plain == f"{before}you may need:\n\n{note}{after}"
         assert all(f"## {name}" in sent for name in item["library_functions"])  # what the note stands for
     done = sebench("show", report, SINGLE[1].id, WIDE)
     assert f"{mode} mode" in done.stdout
     if mode == "open":
-        assert "stood here: the report does not keep docs" in done.stdout
+        assert ": not kept in the report]" in done.stdout
 
 
 def test_dropped_responses_are_said_to_be_dropped(tmp_path):

@@ -27,7 +27,7 @@ from pytest_sebench.report.html.history import Checkpoint, heat_map
 from pytest_sebench.report.html.code import TokenClasses
 from pytest_sebench.report.html.items import decode_island, item_details, reasoning_limit
 from pytest_sebench.report.html.page import build_page, render_page
-from pytest_sebench.report.html.prompts import PromptMaker, fill
+from pytest_sebench.report.prompts import PromptMaker, fill
 from pytest_sebench.report.runs import RunData, read_run
 from gate_runs import BASE, BENCH, NOW, N, SINGLE, make_baseline, report_of, rollout_run
 

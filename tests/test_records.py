@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 
 import pytest
 
@@ -110,3 +112,16 @@ def test_a_cut_item_line_is_named(tmp_path):
         '"where"', '"wh', 1), encoding="utf-8")
     with pytest.raises(ReportFileError, match=r"r.json: items\[0\]: not JSON"):
         list(read_report(path).items)
+
+
+def test_an_output_is_written_with_the_permissions_open_would_give(tmp_path):
+    """mkstemp makes owner-only files; a report or page is meant to be shared (served, uploaded)."""
+    from pytest_sebench.report.files import open_atomically
+
+    old = os.umask(0o027)
+    try:
+        with open_atomically(tmp_path / "page.html") as out:
+            out.write("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "page.html").stat().st_mode) == 0o640

@@ -20,10 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..grade.verdict import CORRECT, ERROR, CaseVerdict
-from ..prompt.templates import example_text
 from ..records.item import ItemRecord, ProblemText, RecordError, SampleRecord
 from ..records.report_file import ReportFileError
 from ..report.lookup import ItemLookupError, find_item
+from ..report.prompts import PromptMaker
 from ..report.runs import RunData, read_run
 from .common import UsageProblem, console
 from .plain import plain, visible
@@ -132,39 +132,22 @@ def _prompt(report: RunData, record: ItemRecord) -> RenderableType:
 def rebuild_prompt(report: RunData, record: ItemRecord) -> Text | str:
     """The prompt as the model saw it, rebuilt from the report's template and the item's problem (a
     note where the docs were: a report does not keep them); or why there is none."""
-    template = report.model.get("prompt_template")
-    mode = report.provenance.get("mode")
-    if not isinstance(template, str):
-        if mode is None:
+    library = str(report.summary.get("library") or "")
+    maker = PromptMaker(report.provenance, library)
+    problem = record.problem
+    functions = record.library_functions or record.functions
+    text = maker.fill_in(problem.query, problem.example, problem.signature, functions, docs=_DOCS_MARK)
+    if text is None:
+        if maker.mode is None:
             return (f"no prompt: the reference model / a rollout file gave the answers "
                     f"({report.model.get('name') or 'no model name'})")
         return "no prompt: the report does not keep the prompt template (made by an older pytest-sebench)"
-    problem = record.problem
-    library = str(report.summary.get("library") or "")
-    try:
-        text = template.format(query=problem.query.strip(), example=example_text(problem.example),
-                               signature=problem.signature, docs=_DOCS_MARK, library=library)
-    except (KeyError, IndexError, ValueError) as error:
-        return f"no prompt: the report's prompt template cannot be filled in ({error!r})"
     prompt = Text()
     for index, part in enumerate(text.split(_DOCS_MARK)):
         if index:
-            prompt.append(_docs_note(str(mode), record, library), "dim italic")
+            prompt.append(visible(maker.docs_note(functions)), "dim italic")
         prompt.append(visible(part))
     return prompt
-
-
-def _docs_note(mode: str, record: ItemRecord, library: str) -> str:
-    """What stood in the {docs} field (prompt/templates.MODES): nothing in closed mode."""
-    if mode == "closed":
-        return ""
-    if mode == "open":
-        shown = f"the docs of {', '.join(record.library_functions) or 'the functions of the problem'}"
-    elif mode == "full":
-        shown = f"every doc of {library or 'the library'}"
-    else:
-        shown = f"the docs the {mode} mode shows"
-    return visible(f"[{shown} stood here: the report does not keep docs]")
 
 
 def _sample(sample: SampleRecord) -> Iterator[RenderableType]:

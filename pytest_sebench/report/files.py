@@ -27,6 +27,13 @@ def check_writable(path: Path) -> str | None:
     return None
 
 
+def _umask() -> int:
+    """The process's umask (only readable by setting it: set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def open_atomically(path: Path) -> Iterator[TextIO]:
     """A file to write whole or not at all at ``path`` (a temporary file beside it, renamed when the
@@ -35,6 +42,9 @@ def open_atomically(path: Path) -> Iterator[TextIO]:
     temporary: str | None = None
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        # mkstemp makes the file readable by its owner only; a report is shared like any file written
+        # with open(): the permissions the umask gives
+        os.chmod(handle, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             yield out
             out.flush()

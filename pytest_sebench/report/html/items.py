@@ -21,7 +21,7 @@ from ...grade.taxonomy import CLASSES
 from ...grade.verdict import CATEGORIES
 from .code import TokenClasses, highlight
 from .fields import mapping, samples_of
-from .prompts import PromptMaker
+from ..prompts import PromptMaker
 
 ISLAND_VERSION = 1
 # A reasoning model writes thousands of words per sample: 699 items x 5 samples of it would make a page

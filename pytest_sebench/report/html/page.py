@@ -29,7 +29,7 @@ from .fields import mapping
 from .figures import Figures, figures, island_figures, provenance_facts
 from .history import HEAT_ROWS, FunctionRates, checkpoint, heat_map
 from .items import ItemsView, items_view
-from .prompts import PromptMaker
+from ..prompts import PromptMaker
 
 TEMPLATE = "page.html.j2"
 

@@ -1,8 +1,8 @@
 """Each item's prompt, rebuilt from the template its report recorded.
 
 A served model's report keeps the prompt template (``provenance.model.prompt_template``), not the
-prompts, and not the docs an open- or full-book prompt carried: the page fills the template with the
-item's problem and puts a note naming those docs where they stood.
+prompts, and not the docs an open- or full-book prompt carried: the HTML page and ``sebench show``
+fill the template with the item's problem and put a note naming those docs where they stood.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 import string
 from typing import Any, Mapping, Sequence
 
-from ...prompt.templates import example_text
-from .fields import mapping
+from ..prompt.templates import example_text
 
 
 def docs_note(mode: str | None, library: str, functions: Sequence[str]) -> str:
     """What stands for ``{docs}``: which docs the mode showed (their text is not in the report)."""
     if mode == "full":
         return f"[the docs of every function of {library or 'the library'}: not kept in the report]"
-    if mode == "open" and functions:
-        return f"[the docs of {', '.join(functions)}: not kept in the report]"
+    if mode == "open":
+        return f"[the docs of {', '.join(functions) or 'the functions of the problem'}: not kept in the report]"
+    if mode not in (None, "closed"):
+        return f"[the docs the {mode} mode shows: not kept in the report]"
     return ""  # closed book shows none
 
 
@@ -63,11 +64,21 @@ class PromptMaker:
         self.library = library
 
     def prompt(self, item: Mapping[str, Any]) -> str | None:
+        """The prompt of a report's item (its JSON form)."""
+        problem = item.get("problem")
+        problem = problem if isinstance(problem, dict) else {}
+        functions = [str(name) for name in item.get("library_functions") or item.get("functions") or ()]
+        return self.fill_in(str(problem.get("query") or ""), _pair(problem.get("example")),
+                            str(problem.get("signature") or ""), functions)
+
+    def fill_in(self, query: str, example: tuple[str, str] | None, signature: str, functions: Sequence[str],
+                docs: str | None = None) -> str | None:
+        """The template filled with one problem; ``docs`` stands for the docs (default: the note)."""
         if self.template is None:
             return None
-        problem = mapping(item.get("problem"))
-        functions = [str(name) for name in item.get("library_functions") or item.get("functions") or ()]
         return fill(self.template, {
-            "query": str(problem.get("query") or "").strip(), "example": example_text(_pair(problem.get("example"))),
-            "signature": str(problem.get("signature") or ""), "library": self.library,
-            "docs": docs_note(self.mode, self.library, functions)})
+            "query": query.strip(), "example": example_text(example), "signature": signature,
+            "library": self.library, "docs": self.docs_note(functions) if docs is None else docs})
+
+    def docs_note(self, functions: Sequence[str]) -> str:
+        return docs_note(self.mode, self.library, functions)
