@@ -7,6 +7,9 @@ exactly) or from the fake model server (K > 1); baselines are real reports of ea
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +87,12 @@ def with_counts(report: dict, counts: dict[str, int]) -> dict:
             for index, sample in enumerate(item["samples"]):
                 sample["category"] = "correct" if index < counts[item["id"]] else "result_error"
     return report
+
+
+def plugin_run(where: Path, *args: str) -> None:
+    """``pytest`` with the plugin in a subprocess in ``where``, as pytester's runpytest_subprocess (for
+    the reports a module's tests share: pytester is per test)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    f"--sebench-data={FIXTURE_DATA}", *args], cwd=where, env=env, capture_output=True,
+                   timeout=300)

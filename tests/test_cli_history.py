@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_DATA, write_rows
+from gate_runs import plugin_run
 from pytest_sebench.cli.main import main
 from pytest_sebench.data.benchmark import load_benchmark
 from pytest_sebench.model.reference import reference_response
@@ -131,15 +132,6 @@ def test_checkpoints_in_revision_order_with_the_gates_figures(pytester):
 
 
 # -- rollout files: K = 1, no revision -------------------------------------------------------------
-
-def plugin_run(where: Path, *args: str) -> None:
-    """``pytest`` with the plugin in a subprocess in ``where``, as pytester's runpytest_subprocess (for
-    the reports a module's tests share: pytester is per test)."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-                    f"--sebench-data={FIXTURE_DATA}", *args], cwd=where, env=env, capture_output=True,
-                   timeout=300)
-
 
 def rollout_checkpoint(where: Path, name: str, solved: list[bool], time: str, baseline: Path | None = None) -> Path:
     """A rollout run's report with its provenance time set (two runs can share a second)."""

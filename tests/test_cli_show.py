@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURE_DATA, write_rows
+from gate_runs import plugin_run
 from pytest_sebench.cli import show
 from pytest_sebench.cli.main import main
 from pytest_sebench.data.benchmark import load_benchmark
@@ -51,15 +52,6 @@ def hostile(problem) -> str:
 def sebench(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "pytest_sebench", *map(str, args)], capture_output=True,
                           text=True, timeout=120, env={**os.environ, **(env or {})})
-
-
-def plugin_run(where: Path, *args: str) -> None:
-    """``pytest`` with the plugin in a subprocess in ``where``, as pytester's runpytest_subprocess (for
-    the reports a module's tests share: pytester is per test)."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
-    subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
-                    f"--sebench-data={FIXTURE_DATA}", *args], cwd=where, env=env, capture_output=True,
-                   timeout=300)
 
 
 def served_report(where: Path, name: str, *args: str) -> tuple[Path, dict[str, str]]:

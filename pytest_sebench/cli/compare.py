@@ -15,8 +15,7 @@ from ..report.judge import IncomparableReports, gate_failures, judge
 from ..report.runs import read_run
 from ..report.summary import draw_summary, markup_free
 from ..report.terminal import draw
-from ..settings import parsers
-from .common import UsageProblem, console, typed
+from .common import UsageProblem, add_gate_options, add_width, console
 
 PASSED, GATE_FAILED = 0, 1
 
@@ -24,18 +23,8 @@ PASSED, GATE_FAILED = 0, 1
 def add_to(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("base", type=Path, metavar="BASE.json", help="the baseline's report")
     parser.add_argument("new", type=Path, metavar="NEW.json", help="the report of the run to judge")
-    parser.add_argument("--max-drop", type=typed(parsers.points, "--max-drop"), metavar="POINTS",
-                        help="fail when accuracy fell by more than POINTS (0-100) and a paired test says the "
-                             "drop is real (as --sebench-max-drop)")
-    parser.add_argument("--fail-under", type=typed(parsers.accuracy_bars, "--fail-under"),
-                        metavar="ACC|SPLIT:ACC,...", help="fail when mean@k is below ACC (as --sebench-fail-under)")
-    parser.add_argument("--alpha", type=typed(parsers.alpha, "--alpha"), default=0.05, metavar="ALPHA",
-                        help="significance level of the per-item and aggregate tests (default 0.05)")
-    parser.add_argument("--regressions", choices=("fail", "report"), default="fail",
-                        help="fail: a regression fails the gate (default); report: only listed")
-    parser.add_argument("--force", action="store_true",
-                        help="compare even if the problems, mode or prompt differ (as --sebench-baseline-force)")
-    parser.add_argument("--width", type=int, default=None, help="terminal width (default: the terminal's)")
+    add_gate_options(parser)
+    add_width(parser)
 
 
 def run(args: argparse.Namespace) -> int:

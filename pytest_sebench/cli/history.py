@@ -21,7 +21,7 @@ from rich.text import Text
 
 from ..gate.figures import OVERALL
 from ..report.history import Checkpoint, history, history_json, split_names
-from .common import console
+from .common import add_width, console
 from .plain import plain
 
 SIGNIFICANT = 0.05  # a drop with p below it is drawn red (the gate's default --sebench-alpha)
@@ -36,7 +36,7 @@ def add_to(parser: argparse.ArgumentParser) -> None:
                         help="--sebench-report files of the checkpoints, in any order")
     parser.add_argument("--json", action="store_true",
                         help="print the table as JSON (rates as fractions 0-1, as the reports hold them)")
-    parser.add_argument("--width", type=int, default=None, help="terminal width (default: the terminal's)")
+    add_width(parser)
 
 
 def run(args: argparse.Namespace) -> int:

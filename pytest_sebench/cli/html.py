@@ -16,8 +16,7 @@ from ..gate.evaluation import GateSettings
 from ..report.files import OutputError, check_writable
 from ..report.judge import judge
 from ..report.runs import RunData, checkpoint_order, read_run
-from ..settings import parsers
-from .common import UsageProblem, typed
+from .common import UsageProblem, add_gate_options
 
 DONE = 0
 
@@ -30,17 +29,7 @@ def add_to(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline", type=Path, metavar="BASE.json",
                         help="judge the newest run against this report (default: the checkpoint before it); "
                              "it is also the oldest checkpoint on the charts")
-    parser.add_argument("--max-drop", type=typed(parsers.points, "--max-drop"), metavar="POINTS",
-                        help="the max-drop gate when the run is judged (as --sebench-max-drop)")
-    parser.add_argument("--fail-under", type=typed(parsers.accuracy_bars, "--fail-under"),
-                        metavar="ACC|SPLIT:ACC,...", help="the accuracy gate when the run is judged "
-                                                          "(as --sebench-fail-under)")
-    parser.add_argument("--alpha", type=typed(parsers.alpha, "--alpha"), default=0.05, metavar="ALPHA",
-                        help="significance level of the per-item and aggregate tests (default 0.05)")
-    parser.add_argument("--regressions", choices=("fail", "report"), default="fail",
-                        help="when judged: a regression fails its item (default) or is only listed")
-    parser.add_argument("--force", action="store_true",
-                        help="judge even if the problems, mode or prompt differ (as --sebench-baseline-force)")
+    add_gate_options(parser, "; applies when the newest run is judged against another")
 
 
 def checkpoints_of(args: argparse.Namespace) -> list[RunData]:
