@@ -123,18 +123,20 @@ def command_line(options: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def evaluate(model: str, *, report: str | Path | None = None, workers: int = 1,
+def evaluate(model: str, *, report: str | Path | None = None, workers: int = 0,
              pytest_args: Sequence[str] = (), **options: Any) -> Report:
     """Run the benchmark against ``model`` and return its report.
 
     ``options`` are the plugin's options by their Settings names, e.g. ``base_url``, ``data``,
-    ``split=["single_test"]``, ``samples``, ``baseline``, ``max_drop``, ``fail_under``,
-    ``model_revision``, ``sandbox``, ``mode``, ``max_tokens``, ``limit``. ``workers`` is pytest-xdist's
-    ``-n``. ``report``: where the JSON report is kept (default: a temporary file, removed after it is
+    ``split=["single_test"]`` (or ``splits=``, as :func:`load_benchmark` calls it), ``samples``,
+    ``baseline``, ``max_drop``, ``fail_under``, ``model_revision``, ``sandbox``, ``mode``, ``max_tokens``,
+    ``limit``. ``workers`` is pytest-xdist's ``-n`` (0: one process; N: N processes grading at once). ``report``: where the JSON report is kept (default: a temporary file, removed after it is
     read, so ``Report.path`` is gone). Answers are cached in ``~/.cache/pytest-sebench/answers``
     unless ``cache`` says otherwise. A failed gate is a result (``report.passed`` False); a run that
     gives none raises EvaluationError with the plugin's message.
     """
+    if "splits" in options:  # load_benchmark's name for it
+        options["split"] = options.pop("splits")
     options.setdefault("cache", str(user_cache_dir() / "answers"))
     if workers < 0:
         raise ValueError(f"workers must be 0 or more (pytest-xdist's -n), not {workers}")

@@ -16,7 +16,7 @@ FOUR = SINGLE[:4]
 
 
 def options(server: FakeServer, cache) -> dict:
-    return {"base_url": server.base_url, "data": str(FIXTURE_DATA), "split": ["single_test"], "samples": 2,
+    return {"base_url": server.base_url, "data": str(FIXTURE_DATA), "splits": ["single_test"], "samples": 2,
             "cache": str(cache), "backoff": 0.01, "pytest_args": ["-k", "0000 or 0001 or 0002 or 0003"]}
 
 
