@@ -130,8 +130,9 @@ def evaluate(model: str, *, report: str | Path | None = None, workers: int = 0,
     ``options`` are the plugin's options by their Settings names, e.g. ``base_url``, ``data``,
     ``split=["single_test"]`` (or ``splits=``, as :func:`load_benchmark` calls it), ``samples``,
     ``baseline``, ``max_drop``, ``fail_under``, ``model_revision``, ``sandbox``, ``mode``, ``max_tokens``,
-    ``limit``. ``workers`` is pytest-xdist's ``-n`` (0: one process; N: N processes grading at once). ``report``: where the JSON report is kept (default: a temporary file, removed after it is
-    read, so ``Report.path`` is gone). Answers are cached in ``~/.cache/pytest-sebench/answers``
+    ``limit``. ``workers`` is pytest-xdist's ``-n`` (0: one process; N: N processes grading at once).
+    ``report``: where the JSON report is kept (default: a temporary file, removed after it is read, so
+    ``Report.path`` is gone). Answers are cached in ``~/.cache/pytest-sebench/answers``
     unless ``cache`` says otherwise. A failed gate is a result (``report.passed`` False); a run that
     gives none raises EvaluationError with the plugin's message.
     """
