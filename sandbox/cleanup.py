@@ -18,6 +18,7 @@ import resource
 import signal
 import stat
 import struct
+import time
 
 from isolate import PR_SET_PDEATHSIG, libc
 
@@ -85,13 +86,18 @@ def _sweeper_loop(requests: int, replies: int) -> None:
         os._exit(0)
 
 
+KILL_SECONDS = 2.0  # how long the leftovers of an answer may take to die before the template goes on
+
+
 def kill_all_but_ancestors(spare: set[int]) -> None:
     """For a template that owns its uid alone (a container, not root): every other process of the
     uid, but the template's ancestors and its ``spare`` children waiting for jobs, is an answer's
     leftover. Without a uid of their own they cannot be killed in one pass, so this repeats while any
-    is found (RLIMIT_NPROC keeps their number small)."""
+    is found (RLIMIT_NPROC keeps their number small), waiting for the killed to die, up to KILL_SECONDS."""
     keep = _ancestors() | spare
-    for _ in range(20):
+    deadline = time.monotonic() + KILL_SECONDS
+    pause = 0.0005
+    while True:
         victims = [pid for pid in _live_pids_of(os.getuid()) if pid not in keep]
         if not victims:
             return
@@ -100,6 +106,12 @@ def kill_all_but_ancestors(spare: set[int]) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if time.monotonic() > deadline:
+            return
+        # A killed process dies when it next gets a CPU: on a busy machine that may take longer than a
+        # few rounds of this loop, and the next answer must not find it still there. Wait for it.
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
 
 
 def _ancestors() -> set[int]:
