@@ -13,6 +13,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from pygments.token import STANDARD_TYPES, Token, _TokenType
 
+from .numbering import Numbering
+
 STYLE = "default"
 CODE_CLASS = "code"  # the CSS scope of the highlighted blocks
 
@@ -21,15 +23,14 @@ class TokenClasses:
     """Pygments' CSS class of each token type the page uses, numbered in order of first use."""
 
     def __init__(self) -> None:
-        self.names: list[str] = []
-        self._index: dict[str, int] = {}
+        self._classes = Numbering()
+
+    @property
+    def names(self) -> list[str]:
+        return self._classes.values
 
     def number(self, kind: _TokenType) -> int:
-        name = _css_class(kind)
-        if name not in self._index:
-            self._index[name] = len(self.names)
-            self.names.append(name)
-        return self._index[name]
+        return self._classes.number(_css_class(kind))
 
 
 @functools.lru_cache(maxsize=1)

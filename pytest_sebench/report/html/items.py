@@ -20,6 +20,7 @@ from ...gate.outcomes import REGRESSION
 from ...grade.taxonomy import CLASSES
 from ...grade.verdict import CATEGORIES
 from .code import TokenClasses, highlight
+from .numbering import Numbering
 from .fields import mapping, samples_of
 from ..prompts import PromptMaker
 
@@ -34,21 +35,18 @@ RESPONSE_LIMIT = 8_000  # a response longer than this (one that ran on until max
 MARKS = {"correct": "✓", "result_error": "R", "exe_error": "E", "without_zwc": "Z", "numpy": "N", "error": "!"}
 
 
-class Vocabulary:
+class Vocabulary(Numbering):
     """Names numbered in order of first use (seeded with the known ones): rows carry the numbers in
     their data attributes, so a filter value is never text from a report."""
 
     def __init__(self, known: Iterable[str] = ()) -> None:
-        self.names: list[str] = []
-        self._index: dict[str, int] = {}
+        super().__init__()
         for name in known:
             self.number(name)
 
-    def number(self, name: str) -> int:
-        if name not in self._index:
-            self._index[name] = len(self.names)
-            self.names.append(name)
-        return self._index[name]
+    @property
+    def names(self) -> list[str]:
+        return self.values
 
     def options(self) -> list[tuple[int, str]]:
         """(number, name) by name, for a filter's choices."""
@@ -150,28 +148,14 @@ def clip(text: str | None, limit: int) -> str | None:
             "whole text ...]\n" + text[len(text) - (limit - head):])
 
 
-class _Interned:
-    """An item's distinct values, each stored once; samples refer to them by number."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self._index: dict[str, int] = {}
-
-    def number(self, value: Any) -> int:
-        key = _compact(value)
-        if key not in self._index:
-            self._index[key] = len(self.values)
-            self.values.append(value)
-        return self._index[key]
-
-
 def item_details(item: Mapping[str, Any], prompts: PromptMaker, classes: TokenClasses,
                  reasoning: int = REASONING_PER_SAMPLE[1]) -> dict[str, Any]:
     """What the page shows when the item is opened, with repeats stored once (``reasoning``: the
     characters of reasoning kept per sample)."""
     problem = mapping(item.get("problem"))
     example = problem.get("example")
-    codes, case_sets, results = _Interned(), _Interned(), _Interned()
+    # an item's distinct values, each stored once; samples refer to them by number
+    codes, case_sets, results = (Numbering(key=_compact) for _ in range(3))
     highlighted: dict[str, int] = {}
     samples = []
     for sample in samples_of(item):
